@@ -1,0 +1,7 @@
+"""Model registry, the attention module and the shared classifier shape."""
+
+from medxai.models.attention import ChannelSpatialAttention
+from medxai.models.classifier import MedicalClassifier
+from medxai.models.registry import build_model, model_names
+
+__all__ = ["ChannelSpatialAttention", "MedicalClassifier", "build_model", "model_names"]
