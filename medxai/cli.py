@@ -30,20 +30,9 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry: run the app, turning user errors into one line and exit code 2."""
+    """Console-script entry: Click handles usage errors (exit 2); user errors become one line and exit 2."""
     try:
-        app(standalone_mode=False)
+        app()
     except UserError as exc:
         stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        stderr.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise

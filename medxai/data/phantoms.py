@@ -53,7 +53,7 @@ def _xray(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, 
     mask = _lesion_mask(rng, size, irregular=False)
     image = np.where(mask, 0.7, image)
     if label == 1:
-        image = np.where(_blobs(rng, mask, 4, size * 0.035), 0.35, image)
+        image = np.where(_blobs(rng, mask, 3, size * 0.05), 0.3, image)
     image = gaussian_filter(image, 1.0) + rng.normal(0, 0.03, (size, size))
     return np.clip(image, 0, 1)[:, :, None].repeat(3, axis=2), mask
 

@@ -1,0 +1,5 @@
+"""`python -m medxai` runs the CLI."""
+
+from medxai.cli import main
+
+main()

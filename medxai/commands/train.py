@@ -1,0 +1,90 @@
+"""`medxai train`, `evaluate`, `predict` and `bench train`."""
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def _existing(path: Path, what: str) -> Path:
+    from medxai.errors import UserError
+    if not path.exists():
+        raise UserError(f"{what} not found: {path}")
+    return path
+
+
+def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        data: Path = typer.Option(..., help="Labelled folder, CheXpert/ISIC CSV or MedMNIST npz."),
+        out: Path = typer.Option(..., help="Run folder to write."),
+        model: str = typer.Option("resnet50_attention", help="Architecture from the registry."),
+        image_size: int = typer.Option(224, help="Square input size."),
+        epochs: int = typer.Option(100, help="Maximum epochs (early stopping may end sooner)."),
+        folds: int = typer.Option(1, help="k for stratified group k-fold; 1 = one 80/20 holdout."),
+        alpha_exp: float = typer.Option(0.2, help="Weight of the explanation-consistency loss L_exp."),
+        exp_images: int = typer.Option(4, help="Images per batch that L_exp is computed on."),
+        exp_every: int = typer.Option(1, help="Compute L_exp every k-th step."),
+        batch_size: int = typer.Option(32), lr: float = typer.Option(1e-4), patience: int = typer.Option(10),
+        seed: int = typer.Option(42), bf16: bool = typer.Option(True, help="bf16 autocast."),
+        channels_last: bool = typer.Option(True), weighted_sampler: bool = typer.Option(False),
+        pretrained: str = typer.Option(None, help="ImageNet weights file, or 'imagenet' for torch's hub cache."),
+        attention_stage: int = typer.Option(3, help="Residual stage followed by the attention module."),
+        uncertainty: str = typer.Option("ones", help="CheXpert uncertain labels: ones, zeros or ignore."),
+    ) -> None:
+        """Train with cross-validation; writes RUN/best.pt and RUN/metrics.json.
+
+        Example: medxai train --data data/phantoms --out runs/demo --model resnet50_attention --image-size 224 --epochs 5 --folds 5
+        """
+        from training.trainer import TrainConfig, train as run_training
+        _existing(data, "data")
+        metrics = run_training(TrainConfig(
+            data=str(data), out=str(out), model=model, image_size=image_size, epochs=epochs, folds=folds,
+            alpha_exp=alpha_exp, exp_images=exp_images, exp_every=exp_every, batch_size=batch_size, lr=lr,
+            patience=patience, seed=seed, bf16=bf16, channels_last=channels_last, weighted_sampler=weighted_sampler,
+            pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty))
+        typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "f1", "selected_fold")}
+                              | {"best": str(out / "best.pt")}))
+
+    @app.command("evaluate")
+    def evaluate(
+        checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
+        data: Path = typer.Option(..., help="Data source with the checkpoint's classes."),
+        out: Path = typer.Option(..., help="Folder for metrics.json and ROC PNG."),
+        split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
+        explanations: bool = typer.Option(True, help="Score explanations when the data has masks or boxes."),
+        max_explained: int = typer.Option(32, help="Images whose explanations are scored."),
+    ) -> None:
+        """Diagnostic metrics (and explanation quality where masks exist) of a checkpoint on data.
+
+        Example: medxai evaluate --checkpoint runs/demo/best.pt --data data/phantoms --out runs/demo/eval
+        """
+        from training.evaluate import evaluate as run_evaluation
+        metrics = run_evaluation(_existing(checkpoint, "checkpoint"), _existing(data, "data"), out, split,
+                                 explanations=explanations, max_explained=max_explained)
+        typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")}
+                              | {"metrics": str(out / "metrics.json")}))
+
+    @app.command("predict")
+    def predict(
+        images: list[Path] = typer.Argument(..., help="PNG, JPEG, DICOM or .npy files."),
+        checkpoint: Path = typer.Option(..., help="A medxai checkpoint."),
+    ) -> None:
+        """Print class probabilities for each image as JSON.
+
+        Example: medxai predict --checkpoint runs/demo/best.pt scan1.png scan2.dcm
+        """
+        from training.evaluate import predict as run_prediction
+        typer.echo(json.dumps(run_prediction(_existing(checkpoint, "checkpoint"), images), indent=2))
+
+    @bench_app.command("train")
+    def bench_train(
+        model: str = typer.Option("resnet50_attention"), image_size: int = typer.Option(224),
+        batch_size: int = typer.Option(16), steps: int = typer.Option(5, help="Timed steps per setting."),
+    ) -> None:
+        """Training images/s for fp32 against bf16 autocast + channels_last on this machine.
+
+        Example: medxai bench train --model resnet50_attention --image-size 224
+        """
+        from training.bench import bench_training
+        typer.echo(json.dumps(bench_training(model, image_size, batch_size, steps)))

@@ -1,0 +1,61 @@
+"""The command line as a user meets it: a real subprocess, exit codes, one clear line, no traceback."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def medxai(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "medxai", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", [["train"], ["evaluate"], ["predict"], ["data", "phantoms"], ["bench", "train"]])
+def test_every_command_has_help_with_an_example(command):
+    result = medxai(*command, "--help")
+    assert result.returncode == 0
+    assert "Example: medxai" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--data", "/nonexistent", "--out", "/tmp/x"], "data not found: /nonexistent"),
+    (["predict", "--checkpoint", "/nonexistent.pt", "a.png"], "checkpoint not found"),
+    (["data", "phantoms", "--kind", "mri", "--out", "/tmp/never"], "unknown phantom kind 'mri'"),
+    (["train", "--data", "--out"], "Missing option"),
+])
+def test_user_errors_exit_2_with_one_clear_line(args, message):
+    result = medxai(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_model_and_bad_csv(phantom_dir, tmp_path):
+    result = medxai("train", "--data", str(phantom_dir), "--out", str(tmp_path / "r"), "--model", "resnet51",
+                    "--epochs", "1")
+    assert result.returncode == 2 and "unknown model 'resnet51'" in result.stderr
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "labels.csv").write_text("name,label\nx,y\n")
+    result = medxai("train", "--data", str(tmp_path / "bad"), "--out", str(tmp_path / "r"), "--epochs", "1")
+    assert result.returncode == 2 and "lacks the column 'image_id'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_phantoms_train_evaluate_predict_through_the_cli(tmp_path):
+    data = tmp_path / "data"
+    assert medxai("data", "phantoms", "--kind", "dermoscopy", "--n", "40", "--seed", "0", "--size", "48",
+                  "--out", str(data)).returncode == 0
+    run = medxai("train", "--data", str(data), "--out", str(tmp_path / "run"), "--model", "resnet18_attention",
+                 "--image-size", "32", "--epochs", "1", "--alpha-exp", "0")
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "run" / "best.pt").is_file() and (tmp_path / "run" / "metrics.json").is_file()
+    result = medxai("evaluate", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data", str(data),
+                    "--out", str(tmp_path / "eval"), "--no-explanations")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert {"accuracy", "auc", "precision", "recall", "f1"} <= set(metrics)
+    assert (tmp_path / "eval" / "roc.png").is_file()
+    image = next((data / "images").iterdir())
+    result = medxai("predict", "--checkpoint", str(tmp_path / "run" / "best.pt"), str(image))
+    assert result.returncode == 0 and json.loads(result.stdout)[0]["prediction"] in ("melanoma", "nevus")

@@ -1,0 +1,1 @@
+"""Training: composite loss, cross-validation, run folders and evaluation of checkpoints."""

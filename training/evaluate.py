@@ -1,0 +1,61 @@
+"""Evaluate a checkpoint on a data source, and predict single images: the same preprocessing as training."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from medxai.checkpoint import load_checkpoint
+from medxai.data import ImageDataset, load_dataset, read_image
+from medxai.data.dataset import to_model_input
+from medxai.errors import UserError
+from medxai.metrics.classification import classification_metrics, plot_roc
+from training.trainer import autocast, predict_batches
+
+
+def _records_for_split(spec, split: str | None):
+    if split is None:
+        return spec
+    chosen = [i for i, r in enumerate(spec.records) if r.split == split]
+    if not chosen:
+        raise UserError(f"no records with split '{split}' in {spec.name}")
+    return spec.subset(chosen)
+
+
+def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: str | None = None,
+             bf16: bool = True, batch_size: int = 32, explanations: bool = True, max_explained: int = 32) -> dict:
+    """Write OUT/metrics.json (accuracy, auc, precision, recall, f1, per-class AUC, confusion matrix) and OUT/roc.png;
+    with expert masks or boxes in the data, add `explanations.<method>` localisation and faithfulness scores."""
+    model, info = load_checkpoint(checkpoint)
+    spec = _records_for_split(load_dataset(data), split)
+    if spec.class_names != info.class_names:
+        raise UserError(f"{data} has classes {spec.class_names}, the checkpoint was trained on {info.class_names}")
+    dataset = ImageDataset(spec, info.image_size, cache=False)
+    probabilities, targets, _ = predict_batches(model, DataLoader(dataset, batch_size=batch_size),
+                                                torch.device("cpu"), bf16, channels_last=True)
+    metrics = classification_metrics(probabilities, targets, info.class_names, info.multi_label)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_roc(probabilities, targets, info.class_names, info.multi_label, out / "roc.png", f"{spec.name} ROC")
+    metrics.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "roc_png": str(out / "roc.png")})
+    if explanations and spec.has_localisation():
+        from medxai.explain.evaluation import evaluate_explanations
+        metrics["explanations"] = evaluate_explanations(model, dataset, max_images=max_explained)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def predict(checkpoint: str | Path, images: list[str | Path], bf16: bool = True) -> list[dict]:
+    """Class probabilities for each image file (PNG, JPEG, DICOM, .npy)."""
+    model, info = load_checkpoint(checkpoint)
+    batch = torch.stack([to_model_input(read_image(path), info.image_size) for path in images])
+    with torch.inference_mode(), autocast(torch.device("cpu"), bf16):
+        probabilities = model.probabilities(model(batch).float()).numpy()
+    results = []
+    for path, row in zip(images, probabilities):
+        ranked = np.argsort(-row)
+        results.append({"image": str(path), "prediction": info.class_names[int(ranked[0])],
+                        "probabilities": {name: round(float(p), 6) for name, p in zip(info.class_names, row)}})
+    return results

@@ -1,0 +1,288 @@
+"""Training with k-fold cross-validation (seed paper §3.6) and the composite loss L = L_cls + alpha * L_exp (§3.8).
+
+Adam (0.9, 0.999), cosine annealing, early stopping on validation loss, best checkpoint by validation AUC,
+bf16 autocast + channels_last, DDP when launched by torchrun. A run folder holds the resolved config,
+per-fold histories (CSV + JSON), checkpoints, ROC curves and metrics.json; `RUN/best.pt` is the selected fold's.
+"""
+
+import csv
+import json
+import math
+import os
+import random
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch.utils.data import DataLoader, WeightedRandomSampler
+
+from medxai.checkpoint import CheckpointInfo, save_checkpoint
+from medxai.data import ImageDataset, load_dataset
+from medxai.data.dataset import channel_statistics
+from medxai.data.records import DatasetSpec
+from medxai.errors import UserError
+from medxai.metrics.classification import classification_metrics, plot_roc
+from medxai.models import MedicalClassifier, build_model
+from training import distributed
+from training.losses import ClassificationLoss, class_weights
+from training.splits import folds, training_pool
+
+console = Console(stderr=True)
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    model: str = "resnet50_attention"
+    image_size: int = 224
+    epochs: int = 100
+    folds: int = 1
+    val_fraction: float = 0.2
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    dropout: float = 0.3
+    label_smoothing: float = 0.1
+    patience: int = 10
+    alpha_exp: float = 0.2
+    exp_images: int = 4
+    exp_every: int = 1
+    ig_steps: int = 8
+    weighted_sampler: bool = False
+    seed: int = 42
+    bf16: bool = True
+    channels_last: bool = True
+    pretrained: str | None = None
+    attention_stage: int = 3
+    uncertainty: str = "ones"
+    workers: int = 0
+
+    def architecture_args(self) -> dict:
+        args: dict = {"dropout": self.dropout}
+        if self.model.endswith("_attention"):
+            args["attention_stage"] = self.attention_stage
+        if self.model.startswith("vit"):
+            args["image_size"] = self.image_size
+        return args
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else nullcontext()
+
+
+def predict_batches(model: MedicalClassifier, loader: DataLoader, device: torch.device, bf16: bool,
+                    channels_last: bool, loss_fn: ClassificationLoss | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Probabilities [N, C], targets and mean loss over a loader, in eval mode."""
+    model.eval()
+    probabilities, targets, losses = [], [], []
+    with torch.inference_mode(), autocast(device, bf16):
+        for batch in loader:
+            images = batch["image"].to(device)
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            logits = model(images).float()
+            if loss_fn is not None:
+                losses.append(loss_fn(logits, batch["target"].to(device)).item() * len(images))
+            probabilities.append(model.probabilities(logits).cpu().numpy())
+            targets.append(batch["target"].numpy())
+    mean_loss = sum(losses) / sum(len(t) for t in targets) if losses else math.nan
+    return np.concatenate(probabilities), np.concatenate(targets), mean_loss
+
+
+def _explanation_loss(model: MedicalClassifier, images: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor,
+                      config: TrainConfig) -> torch.Tensor:
+    """L_exp on the first `exp_images` images of the batch (the true class; the top finding when multi-label)."""
+    from medxai.explain.consistency import consistency_loss
+    count = min(config.exp_images, len(images))
+    classes = logits[:count].argmax(dim=1) if model.multi_label else targets[:count]
+    return consistency_loss(model, images[:count], classes, ig_steps=config.ig_steps)
+
+
+class FoldTrainer:
+    """Trains one fold and keeps its best checkpoint (by validation AUC) in `folder/best.pt`."""
+
+    def __init__(self, config: TrainConfig, spec: DatasetSpec, train_idx: np.ndarray, val_idx: np.ndarray,
+                 folder: Path, device: torch.device):
+        self.config, self.spec, self.folder, self.device = config, spec, folder, device
+        train_spec, val_spec = spec.subset(train_idx), spec.subset(val_idx)
+        self.train_set = ImageDataset(train_spec, config.image_size, augment=True, seed=config.seed)
+        self.val_set = ImageDataset(val_spec, config.image_size)
+        mean, std = channel_statistics(ImageDataset(train_spec, config.image_size, cache=False), seed=config.seed)
+        self.model = build_model(config.model, len(spec.class_names), multi_label=spec.multi_label,
+                                 pretrained=config.pretrained, **config.architecture_args())
+        self.model.set_normalization(mean, std)
+        self.model.to(device)
+        if config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.info = CheckpointInfo(config.model, config.architecture_args(), list(spec.class_names),
+                                   spec.multi_label, config.image_size, mean, std, spec.fingerprint())
+        self.loss_fn = ClassificationLoss(class_weights(train_spec), spec.multi_label,
+                                          config.label_smoothing).to(device)
+        self.train_loader = self._train_loader(train_spec)
+        self.val_loader = DataLoader(self.val_set, batch_size=config.batch_size, num_workers=config.workers)
+        self.network = distributed.wrap(self.model, device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
+                                          weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(config.epochs, 1))
+
+    def _train_loader(self, train_spec: DatasetSpec) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.config.seed)
+        sampler = None
+        if distributed.is_active():
+            sampler = distributed.sampler(self.train_set, self.config.seed)
+        elif self.config.weighted_sampler and not train_spec.multi_label:
+            weights = class_weights(train_spec)[torch.as_tensor(train_spec.targets())]
+            sampler = WeightedRandomSampler(weights.double(), len(weights), generator=generator)
+        return DataLoader(self.train_set, batch_size=self.config.batch_size, shuffle=sampler is None,
+                          sampler=sampler, generator=generator, num_workers=self.config.workers, drop_last=False)
+
+    def _train_epoch(self, progress: Progress, epoch: int) -> tuple[float, float]:
+        """Mean classification loss and mean L_exp (nan when alpha is 0) over one epoch."""
+        self.network.train()
+        if hasattr(self.train_loader.sampler, "set_epoch"):
+            self.train_loader.sampler.set_epoch(epoch)
+        task = progress.add_task(f"epoch {epoch + 1}", total=len(self.train_loader))
+        cls_total, exp_values, seen = 0.0, [], 0
+        for step, batch in enumerate(self.train_loader):
+            images, targets = batch["image"].to(self.device), batch["target"].to(self.device)
+            if self.config.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with autocast(self.device, self.config.bf16):
+                logits = self.network(images)
+                loss = self.loss_fn(logits, targets)
+                cls_total += loss.item() * len(images)
+                if self.config.alpha_exp > 0 and step % self.config.exp_every == 0:
+                    exp = _explanation_loss(self.model, images, targets, logits.detach(), self.config)
+                    exp_values.append(exp.item())
+                    loss = loss + self.config.alpha_exp * exp
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            seen += len(images)
+            progress.update(task, advance=1)
+        progress.remove_task(task)
+        self.scheduler.step()
+        return cls_total / max(seen, 1), float(np.mean(exp_values)) if exp_values else math.nan
+
+    def fit(self) -> dict:
+        """Train until `epochs` or early stopping; returns the best epoch's validation metrics."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        history: list[dict] = []
+        best: dict | None = None
+        best_loss, stale = math.inf, 0
+        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn()]
+        with Progress(*columns, console=console, transient=True,
+                      disable=not distributed.is_main() or not console.is_terminal) as progress:
+            for epoch in range(self.config.epochs):
+                start = time.perf_counter()
+                train_loss, exp_loss = self._train_epoch(progress, epoch)
+                train_seconds = time.perf_counter() - start
+                probabilities, targets, val_loss = predict_batches(
+                    self.model, self.val_loader, self.device, self.config.bf16, self.config.channels_last,
+                    self.loss_fn)
+                metrics = classification_metrics(probabilities, targets, self.spec.class_names, self.spec.multi_label)
+                row = {"epoch": epoch + 1, "train_loss": train_loss, "exp_loss": exp_loss, "val_loss": val_loss,
+                       **{k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")},
+                       "lr": self.scheduler.get_last_lr()[0], "train_seconds": train_seconds,
+                       "epoch_seconds": time.perf_counter() - start}
+                history.append(row)
+                improved = best is None or _better(metrics, val_loss, best)
+                if improved:
+                    best = {**metrics, "val_loss": val_loss, "epoch": epoch + 1}
+                    if distributed.is_main():
+                        self.info.metrics = {"validation": best}
+                        save_checkpoint(self.folder / "best.pt", self.model, self.info)
+                        plot_roc(probabilities, targets, self.spec.class_names, self.spec.multi_label,
+                                 self.folder / "roc.png", f"{self.folder.name} epoch {epoch + 1}")
+                if distributed.is_main():
+                    _write_history(self.folder, history)
+                    console.print(f"{self.folder.name} epoch {row['epoch']}: train_loss {train_loss:.4f} "
+                                  f"val_loss {val_loss:.4f} acc {row['accuracy']:.3f} auc {row['auc']:.3f} "
+                                  f"({row['epoch_seconds']:.1f} s){' *' if improved else ''}", highlight=False)
+                if val_loss < best_loss - 1e-4:
+                    best_loss, stale = val_loss, 0
+                else:
+                    stale += 1
+                    if stale >= self.config.patience:
+                        console.print(f"{self.folder.name}: early stop after {epoch + 1} epochs")
+                        break
+        assert best is not None, "training ran no epoch"
+        return {**best, "epochs_run": len(history),
+                "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history]))}
+
+
+def _better(metrics: dict, val_loss: float, best: dict) -> bool:
+    """Higher validation AUC wins; a tie (or AUC undefined) falls back to lower validation loss."""
+    auc, best_auc = metrics["auc"], best["auc"]
+    if not math.isnan(auc) and (math.isnan(best_auc) or auc > best_auc + 1e-9):
+        return True
+    return (math.isnan(auc) or abs(auc - best_auc) <= 1e-9) and val_loss < best["val_loss"]
+
+
+def _write_history(folder: Path, history: list[dict]) -> None:
+    (folder / "history.json").write_text(json.dumps(history, indent=2))
+    with open(folder / "history.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _summary(fold_results: list[dict]) -> dict:
+    keys = ("accuracy", "auc", "precision", "recall", "f1", "val_loss")
+    values = {k: [r[k] for r in fold_results] for k in keys}
+    return {"mean": {k: float(np.nanmean(v)) for k, v in values.items()},
+            "std": {k: float(np.nanstd(v)) for k, v in values.items()}}
+
+
+def train(config: TrainConfig) -> dict:
+    """Run every fold, pick the fold with the best validation AUC, write RUN/best.pt and RUN/metrics.json."""
+    if config.epochs < 1 or config.folds < 1 or config.batch_size < 1 or config.image_size < 32:
+        raise UserError("epochs, folds and batch size must be >= 1 and image size >= 32")
+    if config.alpha_exp < 0:
+        raise UserError("--alpha-exp must be >= 0")
+    seed_everything(config.seed)
+    device = distributed.setup()
+    spec = load_dataset(config.data, uncertainty=config.uncertainty)
+    out = Path(config.out)
+    if distributed.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps({**asdict(config), "device": str(device),
+                                                     "world_size": distributed.world_size()}, indent=2))
+    pool = training_pool(spec)
+    results = []
+    for fold, train_idx, val_idx in folds(spec, pool, config.folds, config.val_fraction, config.seed):
+        seed_everything(config.seed + fold)
+        trainer = FoldTrainer(config, spec, train_idx, val_idx, out / f"fold{fold}", device)
+        results.append({"fold": fold, "train_images": len(train_idx), "val_images": len(val_idx), **trainer.fit()})
+    selected = max(range(len(results)), key=lambda i: (np.nan_to_num(results[i]["auc"], nan=-1),
+                                                        -results[i]["val_loss"]))
+    chosen = results[selected]
+    metrics = {**{k: chosen[k] for k in ("accuracy", "auc", "precision", "recall", "f1", "val_loss")},
+               "selected_fold": selected, "folds": results, **_summary(results),
+               "data": str(config.data), "data_fingerprint": spec.fingerprint(), "device": str(device)}
+    if distributed.is_main():
+        shutil.copyfile(out / f"fold{selected}" / "best.pt", out / "best.pt")
+        shutil.copyfile(out / f"fold{selected}" / "roc.png", out / "roc.png")
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    distributed.teardown()
+    return metrics
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
