@@ -17,6 +17,10 @@ def is_active() -> bool:
     return world_size() > 1 and dist.is_initialized()
 
 
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
 def is_main() -> bool:
     return not is_active() or dist.get_rank() == 0
 
@@ -45,3 +49,12 @@ def sampler(dataset: Dataset, seed: int) -> DistributedSampler:
 def teardown() -> None:
     if is_active():
         dist.destroy_process_group()
+
+
+def from_main(value: float) -> float:
+    """Rank 0's value on every rank, so decisions such as early stopping are taken together (no rank hangs)."""
+    if not is_active():
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())

@@ -213,6 +213,7 @@ class FoldTrainer:
                     console.print(f"{self.folder.name} epoch {row['epoch']}: train_loss {train_loss:.4f} "
                                   f"val_loss {val_loss:.4f} acc {row['accuracy']:.3f} auc {row['auc']:.3f} "
                                   f"({row['epoch_seconds']:.1f} s){' *' if improved else ''}", highlight=False)
+                val_loss = distributed.from_main(val_loss)
                 if val_loss < best_loss - 1e-4:
                     best_loss, stale = val_loss, 0
                 else:

@@ -43,8 +43,10 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             alpha_exp=alpha_exp, exp_images=exp_images, exp_every=exp_every, batch_size=batch_size, lr=lr,
             patience=patience, seed=seed, bf16=bf16, channels_last=channels_last, weighted_sampler=weighted_sampler,
             pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty))
-        typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "f1", "selected_fold")}
-                              | {"best": str(out / "best.pt")}))
+        from training import distributed
+        if distributed.rank() == 0:
+            typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "f1", "selected_fold")}
+                                  | {"best": str(out / "best.pt")}))
 
     @app.command("evaluate")
     def evaluate(
