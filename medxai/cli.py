@@ -21,8 +21,8 @@ stderr = Console(stderr=True)
 
 
 def _register_commands() -> None:
-    from medxai.commands import data, demo, train
-    for module in (data, train, demo):
+    from medxai.commands import data, demo, explain, train
+    for module in (data, train, explain, demo):
         module.register(app, data_app=data_app, bench_app=bench_app)
 
 

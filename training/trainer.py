@@ -53,7 +53,7 @@ class TrainConfig:
     patience: int = 10
     alpha_exp: float = 0.2
     exp_images: int = 4
-    exp_every: int = 1
+    exp_every: int = 8
     ig_steps: int = 8
     weighted_sampler: bool = False
     seed: int = 42
@@ -102,7 +102,7 @@ def predict_batches(model: MedicalClassifier, loader: DataLoader, device: torch.
     return np.concatenate(probabilities), np.concatenate(targets), mean_loss
 
 
-def _explanation_loss(model: MedicalClassifier, images: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor,
+def explanation_loss(model: MedicalClassifier, images: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor,
                       config: TrainConfig) -> torch.Tensor:
     """L_exp on the first `exp_images` images of the batch (the true class; the top finding when multi-label)."""
     from medxai.explain.consistency import consistency_loss
@@ -134,6 +134,7 @@ class FoldTrainer:
         self.train_loader = self._train_loader(train_spec)
         self.val_loader = DataLoader(self.val_set, batch_size=config.batch_size, num_workers=config.workers)
         self.network = distributed.wrap(self.model, device)
+        self.steps_done = 0  # across epochs: L_exp goes on every `exp_every`-th optimiser step
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
                                           weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(config.epochs, 1))
@@ -156,7 +157,7 @@ class FoldTrainer:
             self.train_loader.sampler.set_epoch(epoch)
         task = progress.add_task(f"epoch {epoch + 1}", total=len(self.train_loader))
         cls_total, exp_values, seen = 0.0, [], 0
-        for step, batch in enumerate(self.train_loader):
+        for batch in self.train_loader:
             images, targets = batch["image"].to(self.device), batch["target"].to(self.device)
             if self.config.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -164,13 +165,14 @@ class FoldTrainer:
                 logits = self.network(images)
                 loss = self.loss_fn(logits, targets)
                 cls_total += loss.item() * len(images)
-                if self.config.alpha_exp > 0 and step % self.config.exp_every == 0:
-                    exp = _explanation_loss(self.model, images, targets, logits.detach(), self.config)
+                if self.config.alpha_exp > 0 and self.steps_done % self.config.exp_every == 0:
+                    exp = explanation_loss(self.model, images, targets, logits.detach(), self.config)
                     exp_values.append(exp.item())
                     loss = loss + self.config.alpha_exp * exp
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            self.steps_done += 1
             seen += len(images)
             progress.update(task, advance=1)
         progress.remove_task(task)

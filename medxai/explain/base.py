@@ -1,0 +1,78 @@
+"""The one interface every explanation method shares, and the one scale every map is brought to.
+
+A method is a function `explain(model, images, targets, **options) -> Explanation`: `images` are raw pixels
+[N,3,H,W] in [0, 1] (as the model takes them), `targets` the class explained per image. Maps come back at
+input resolution on one scale, so that they can be fused, compared and scored.
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+PERCENTILE = 0.99
+
+
+def normalise(maps: torch.Tensor) -> torch.Tensor:
+    """One scale for every map: positive part, divided by its 99th percentile (per map), clipped to [0, 1].
+
+    Differentiable (the training-time consistency loss uses it too). A map with no positive value stays 0.
+    """
+    positive = maps.float().clamp_min(0)
+    scale = torch.quantile(positive.flatten(1), PERCENTILE, dim=1).clamp_min(1e-12)
+    return (positive / scale[:, None, None]).clamp(max=1.0)
+
+
+@dataclass
+class Explanation:
+    """Maps [N,H,W] in [0, 1] (see `normalise`); `unscaled`, the same maps before `normalise` (signed, for rank
+    comparisons); the method's raw output; per-image diagnostics; seconds taken."""
+
+    method: str
+    maps: torch.Tensor
+    unscaled: torch.Tensor
+    raw: Any = None
+    diagnostics: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@contextmanager
+def fast_mode(model: nn.Module, bf16: bool) -> Iterator[None]:
+    """bf16 autocast (on the model's device) with channels_last weights: 2.8x faster than fp32 on this
+    AVX512-bf16 CPU, more on AMX CPUs and GPUs.
+
+    The weights' memory layout is put back afterwards (fp32 runs slower on channels_last weights); the layout
+    changes happen outside inference mode, so the weights stay usable for gradients.
+    """
+    if not bf16:
+        yield
+        return
+    convolution = next((p for p in model.parameters() if p.dim() == 4), None)
+    was_channels_last = convolution is None or convolution.is_contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(False):
+        model.to(memory_format=torch.channels_last)
+    try:
+        with torch.autocast(model_device(model).type, dtype=torch.bfloat16):
+            yield
+    finally:
+        if not was_channels_last:
+            with torch.inference_mode(False):
+                model.to(memory_format=torch.contiguous_format)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's weights live; explainers move their inputs there and their outputs back to the CPU."""
+    return next(model.parameters()).device
+
+
+def as_model_input(model: nn.Module, images: torch.Tensor, bf16: bool) -> torch.Tensor:
+    """Images on the model's device, in the memory format `fast_mode` expects."""
+    images = images.to(model_device(model))
+    return images.contiguous(memory_format=torch.channels_last) if bf16 else images.contiguous()
+
+
+def class_scores(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The explained quantity: the target class's logit per image, in fp32."""
+    return model(images).float().gather(1, targets.view(-1, 1)).squeeze(1)

@@ -1,0 +1,52 @@
+"""Integrated Gradients (Sundararajan et al.; seed paper §3.4) via Captum, with Gauss-Legendre quadrature.
+
+Gauss-Legendre reaches the 50-step Riemann answer in far fewer steps; the step count doubles from `steps`
+until every image's completeness gap |sum(attributions) - (f(x) - f(x'))| / |f(x) - f(x')| is within
+`tolerance` (or `max_steps` is reached), so speed is never bought with an unfaithful map.
+"""
+
+import time
+
+import torch
+from captum.attr import IntegratedGradients
+from torch import nn
+
+from medxai.explain.base import Explanation, as_model_input, fast_mode, model_device, normalise
+from medxai.metrics.faithfulness import substitute_images
+
+def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, baselines: torch.Tensor,
+              steps: int, method: str = "gausslegendre", bf16: bool = True,
+              internal_batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attributions [N,3,H,W] (fp32, on the CPU) and the relative completeness gap per image, in one Captum call."""
+    targets = targets.to(model_device(model))
+    with fast_mode(model, bf16):
+        attributions, delta = IntegratedGradients(model).attribute(
+            as_model_input(model, images, bf16), baselines=as_model_input(model, baselines, bf16), target=targets,
+            n_steps=steps, method=method, internal_batch_size=internal_batch_size, return_convergence_delta=True)
+        with torch.no_grad():
+            difference = (model(as_model_input(model, images, bf16)) - model(as_model_input(model, baselines, bf16))).float()
+    difference = difference.gather(1, targets.view(-1, 1)).squeeze(1)
+    gaps = delta.detach().float().abs() / difference.abs().clamp_min(1e-6)
+    return attributions.detach().float().cpu(), gaps.cpu()
+
+
+def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, steps: int = 16, max_steps: int = 64,
+            tolerance: float = 0.05, baseline: str = "zero", method: str = "gausslegendre", bf16: bool = True,
+            internal_batch_size: int = 64) -> Explanation:
+    """Maps: attributions summed over colour channels, then `normalise`d. Raw output: attributions [N,3,H,W].
+
+    `baseline` x' is 'zero' (black) or 'blur' (the image blurred, as the faithfulness metrics' substitute).
+    `steps=50, max_steps=50, method='riemann_trapezoid', bf16=False` gives the textbook 50-step computation.
+    """
+    start = time.perf_counter()
+    baselines = substitute_images(images, baseline)
+    while True:
+        attributions, gaps = attribute(model, images, targets, baselines, steps, method, bf16, internal_batch_size)
+        if gaps.max() <= tolerance or steps * 2 > max_steps:
+            break
+        steps *= 2
+    diagnostics = [{"completeness_gap": float(gap), "steps": steps, "method": method, "baseline": baseline}
+                   for gap in gaps]
+    pixel_maps = attributions.sum(dim=1)
+    return Explanation("ig", normalise(pixel_maps), unscaled=pixel_maps, raw=attributions, diagnostics=diagnostics,
+                       seconds=time.perf_counter() - start)

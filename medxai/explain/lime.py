@@ -1,0 +1,125 @@
+"""LIME over superpixels (Ribeiro et al. 2016; seed paper §3.4): the `lime` package's surrogate, our sampler.
+
+The perturbed batch goes through a pluggable `predict(images NHWC float in [0, 1]) -> probabilities [N,C]`, so
+it can run on the PyTorch model (`torch_predictor`) or on the model Triton serves. Two departures from
+`LimeImageExplainer.explain_instance`, both for speed, neither for the maths: the perturbed images are built
+in one vectorised step per chunk (lime loops over superpixels in Python for every sample), and samples are
+drawn in chunks until the surrogate's weights stop moving (`convergence`) instead of a fixed 1000.
+The surrogate (kernel-weighted ridge on the on/off superpixel vectors, cosine distance to the original,
+kernel width 0.25) is lime's own `LimeBase`, with lime's defaults.
+"""
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from lime.lime_image import LimeImageExplainer
+from skimage.segmentation import quickshift, slic
+from sklearn.metrics import pairwise_distances
+from torch import nn
+
+from medxai.explain.base import Explanation, as_model_input, fast_mode, model_device, normalise
+
+Predict = Callable[[np.ndarray], np.ndarray]
+SEGMENTATIONS = ("quickshift", "slic")
+
+
+def torch_predictor(model: nn.Module, bf16: bool = True, batch_size: int | None = None) -> Predict:
+    """A `Predict` that runs the PyTorch model (bf16 + channels_last by default). Default batch: 16 on a CPU
+    (faster than 64 on the 2-core CPU here: cache), 256 on a GPU."""
+    batch_size = batch_size or (16 if model_device(model).type == "cpu" else 256)
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        pixels = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).permute(0, 3, 1, 2)
+        out = []
+        with torch.inference_mode(), fast_mode(model, bf16):
+            for chunk in pixels.split(batch_size):
+                out.append(model.probabilities(model(as_model_input(model, chunk, bf16)).float()).cpu())
+        return torch.cat(out).numpy()
+    return predict
+
+
+def segment(image: np.ndarray, algorithm: str = "quickshift", seed: int = 0) -> np.ndarray:
+    """Superpixel labels [H,W] from 0: quickshift with lime's default parameters, or SLIC (~50 segments, faster)."""
+    if algorithm == "quickshift":
+        return quickshift(image.astype(np.float64), kernel_size=4, max_dist=200, ratio=0.2, rng=seed)
+    if algorithm == "slic":
+        return slic(image, n_segments=50, compactness=10, start_label=0)
+    raise ValueError(f"unknown segmentation '{algorithm}'; choose one of {SEGMENTATIONS}")
+
+
+def perturbed_images(image: np.ndarray, segments: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One image per on/off row: superpixels that are off take their mean colour (lime's hide_color=None)."""
+    count = segments.max() + 1
+    sizes = np.bincount(segments.ravel(), minlength=count)[:, None]
+    means = np.stack([np.bincount(segments.ravel(), image[..., c].ravel(), count) for c in range(3)], 1) / sizes
+    fudged = means[segments].astype(np.float32)
+    return np.where(rows[:, segments][..., None].astype(bool), image.astype(np.float32)[None], fudged[None])
+
+
+def surrogate(rows: np.ndarray, probabilities: np.ndarray, target: int, seed: int) -> tuple[np.ndarray, float]:
+    """lime's weighted ridge surrogate for class `target`: weight per superpixel and its R^2."""
+    distances = pairwise_distances(rows, rows[:1], metric="cosine").ravel()
+    base = LimeImageExplainer(random_state=seed).base
+    _, weights, r2, _ = base.explain_instance_with_data(rows, probabilities, distances, target,
+                                                        num_features=rows.shape[1], feature_selection="none")
+    out = np.zeros(rows.shape[1])
+    for feature, weight in weights:
+        out[feature] = weight
+    return out, float(r2)
+
+
+def explain_image(predict: Predict, image: np.ndarray, target: int, segments: np.ndarray, max_samples: int = 1000,
+                  min_samples: int = 200, chunk: int = 100, convergence: float = 0.98,
+                  seed: int = 0) -> tuple[np.ndarray, dict]:
+    """Superpixel weights for one HxWx3 image; samples are added `chunk` at a time until the weights of two
+    successive fits correlate >= `convergence` (after `min_samples`) or `max_samples` is reached."""
+    rng = np.random.default_rng(seed)
+    features = int(segments.max()) + 1
+    rows = np.ones((0, features), dtype=np.int64)
+    probabilities = np.zeros((0, 0))
+    weights, r2, previous = np.zeros(features), 0.0, None
+    while len(rows) < max_samples:
+        new = rng.integers(0, 2, (min(chunk, max_samples - len(rows)), features))
+        if not len(rows):
+            new[0] = 1  # the first sample is the unperturbed image, as in lime
+        predicted = predict(perturbed_images(image, segments, new))
+        rows = np.concatenate([rows, new])
+        probabilities = np.concatenate([probabilities, predicted]) if probabilities.size else predicted
+        if len(rows) < min_samples and len(rows) < max_samples:
+            continue
+        weights, r2 = surrogate(rows, probabilities, target, seed)
+        if previous is not None and _correlation(weights, previous) >= convergence:
+            break
+        previous = weights
+    return weights, {"r2": r2, "samples": len(rows), "segments": features, "seed": seed}
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    if a.std() == 0 or b.std() == 0:
+        return float(np.array_equal(a, b))
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, predict: Predict | None = None,
+            segmentation: str = "quickshift", segments: list[np.ndarray] | None = None, max_samples: int = 1000,
+            min_samples: int = 200, chunk: int = 100, convergence: float = 0.98, seed: int = 0,
+            bf16: bool = True) -> Explanation:
+    """Maps: each pixel takes its superpixel's surrogate weight, then `normalise`. Raw output: per image
+    (segments [H,W], weights [S]). `segments` may be given (one array per image) to share superpixels.
+    `max_samples=1000, convergence=1.0` gives a fixed 1000 samples as lime's default."""
+    start = time.perf_counter()
+    predict = predict or torch_predictor(model, bf16)
+    maps, raw, diagnostics = [], [], []
+    for index, (image, target) in enumerate(zip(images, targets.tolist())):
+        pixels = image.permute(1, 2, 0).cpu().numpy()
+        labels = segments[index] if segments is not None else segment(pixels, segmentation, seed)
+        weights, info = explain_image(predict, pixels, target, labels, max_samples, min_samples, chunk,
+                                      convergence, seed)
+        maps.append(torch.from_numpy(weights[labels]).float())
+        raw.append((labels, weights))
+        diagnostics.append({**info, "segmentation": "given" if segments is not None else segmentation})
+    unscaled = torch.stack(maps)
+    return Explanation("lime", normalise(unscaled), unscaled=unscaled, raw=raw, diagnostics=diagnostics,
+                       seconds=time.perf_counter() - start)

@@ -1,0 +1,48 @@
+"""Model-randomisation sanity check (Adebayo et al. 2018): an explanation that survives randomising the top
+layers' weights does not explain the model. The maps before and after must differ (low rank correlation)."""
+
+import copy
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+
+from medxai.explain import METHODS
+
+
+def top_modules(model: nn.Module, count: int) -> list[str]:
+    """The head and the last `count - 1` stages of `model.features`, top first (the cascade of Adebayo et al.)."""
+    stages = [name for name, _ in model.features.named_children()]
+    return ["head"] + [f"features.{name}" for name in reversed(stages)][:count - 1]
+
+
+def randomise(model: nn.Module, names: list[str], seed: int = 0) -> nn.Module:
+    """A copy of `model` whose named submodules have freshly initialised weights."""
+    torch.manual_seed(seed)
+    randomised = copy.deepcopy(model)
+    for name in names:
+        for module in randomised.get_submodule(name).modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    return randomised
+
+
+def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman correlation of two maps' pixels; 0 when either map is constant (no ranking to agree with)."""
+    if a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(spearmanr(a.flatten().numpy(), b.flatten().numpy())[0])
+
+
+def model_randomisation_check(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, method: str = "gradcam",
+                              layers: int = 2, threshold: float = 0.5, seed: int = 0) -> dict:
+    """Mean Spearman correlation between `method`'s maps of the model and of a copy with its top `layers`
+    randomised; `passed` when it is below `threshold`."""
+    names = top_modules(model, layers)
+    before = METHODS[method](model, images, targets).unscaled
+    after = METHODS[method](randomise(model, names, seed).eval(), images, targets).unscaled
+    per_image = [rank_correlation(a, b) for a, b in zip(before, after)]
+    spearman = float(np.mean(per_image))
+    return {"method": method, "randomised": names, "spearman": spearman, "per_image": per_image,
+            "threshold": threshold, "passed": spearman < threshold}

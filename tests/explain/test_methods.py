@@ -1,0 +1,90 @@
+"""Each method against a known answer: IG of a linear model is input x weight; Grad-CAM and LIME of a model
+that looks only at the top-left quadrant peak there."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from medxai.explain import gradcam, integrated_gradients, lime
+from medxai.explain.base import normalise
+from medxai.metrics.faithfulness import blurred
+from tests.explain.toys import grid_segments, quadrant_model
+
+SIZE = 32
+
+
+class Linear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(3 * SIZE * SIZE, 3)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.fc(images.flatten(1))
+
+
+def textured_images(count: int = 2) -> torch.Tensor:
+    return torch.rand(count, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+
+
+def in_quadrant_share(maps: torch.Tensor) -> float:
+    """Share of the maps' mass inside the top-left quadrant."""
+    return float(maps[:, :SIZE // 2, :SIZE // 2].sum() / maps.sum())
+
+
+@pytest.mark.parametrize("baseline", ["zero", "blur"])
+def test_ig_of_a_linear_model_is_input_times_weight(baseline):
+    model, images, targets = Linear(), textured_images(), torch.tensor([0, 2])
+    explanation = integrated_gradients.explain(model, images, targets, steps=4, baseline=baseline, bf16=False)
+    reference = images - (blurred(images) if baseline == "blur" else 0)
+    expected = reference * model.fc.weight[targets].view(-1, 3, SIZE, SIZE)
+    torch.testing.assert_close(explanation.raw, expected.detach(), rtol=1e-4, atol=1e-6)
+    assert all(d["completeness_gap"] < 1e-3 and d["steps"] == 4 for d in explanation.diagnostics)
+    torch.testing.assert_close(explanation.maps, normalise(expected.sum(dim=1).detach()))
+
+
+def test_ig_in_bf16_stays_close_to_fp32():
+    model, images, targets = Linear(), textured_images(), torch.tensor([0, 2])
+    fast = integrated_gradients.explain(model, images, targets, steps=4).raw
+    exact = integrated_gradients.explain(model, images, targets, steps=4, bf16=False).raw
+    assert torch.corrcoef(torch.stack([fast.flatten(), exact.flatten()]))[0, 1] > 0.99
+
+
+def test_gradcam_peaks_in_the_quadrant_the_model_looks_at():
+    explanation = gradcam.explain(quadrant_model(), textured_images(), torch.tensor([1, 1]), bf16=False)
+    assert explanation.maps.shape == (2, SIZE, SIZE)
+    assert in_quadrant_share(explanation.maps) > 0.95
+
+
+def test_lime_peaks_in_the_quadrant_with_a_pluggable_predict():
+    model = quadrant_model()
+
+    def predict(batch: np.ndarray) -> np.ndarray:  # NHWC numpy in, probabilities out: no PyTorch needed by LIME
+        with torch.no_grad():
+            return model.probabilities(model(torch.from_numpy(batch).permute(0, 3, 1, 2))).numpy()
+
+    segments = [grid_segments(SIZE)] * 2
+    explanation = lime.explain(None, textured_images(), torch.tensor([1, 1]), predict=predict, segments=segments,
+                               max_samples=300, min_samples=100, chunk=50)
+    assert in_quadrant_share(explanation.maps) > 0.95
+    for diagnostics in explanation.diagnostics:
+        assert diagnostics["r2"] > 0.5 and diagnostics["samples"] <= 300 and diagnostics["segments"] == 16
+
+
+def test_lime_sample_count_stops_at_convergence_or_the_cap():
+    model, images, targets = quadrant_model(), textured_images(1), torch.tensor([1])
+    segments = [grid_segments(SIZE)]
+    converged = lime.explain(model, images, targets, segments=segments, max_samples=400, min_samples=100, chunk=50)
+    fixed = lime.explain(model, images, targets, segments=segments, max_samples=400, convergence=1.0, chunk=50)
+    assert converged.diagnostics[0]["samples"] < 400
+    assert fixed.diagnostics[0]["samples"] == 400
+    assert np.corrcoef(converged.raw[0][1], fixed.raw[0][1])[0, 1] > 0.9
+
+
+def test_lime_segments_itself_with_lime_default_quickshift():
+    images = textured_images(1)
+    explanation = lime.explain(quadrant_model(), images, torch.tensor([1]), max_samples=100, min_samples=100)
+    labels, weights = explanation.raw[0]
+    np.testing.assert_array_equal(labels, lime.segment(images[0].permute(1, 2, 0).numpy(), "quickshift", 0))
+    assert len(weights) == labels.max() + 1

@@ -1,0 +1,93 @@
+"""On a model trained on phantoms: explanation quality against the baselines, the randomisation sanity check,
+and the `medxai explain` command as a user meets it."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from medxai.checkpoint import load_checkpoint
+from medxai.data import ImageDataset, load_dataset
+from medxai.explain.evaluation import evaluate_explanations
+from medxai.explain.sanity import model_randomisation_check
+
+METHODS = {"gradcam", "ig", "lime", "fusion", "centred_disc", "whole_image"}
+LIGHT = {"lime": {"max_samples": 200, "min_samples": 100}, "ig": {"max_steps": 16}}  # keeps the test short
+
+
+@pytest.fixture(scope="module")
+def test_split(phantom_dir, trained_checkpoint) -> ImageDataset:
+    spec = load_dataset(phantom_dir)
+    spec = spec.subset([i for i, record in enumerate(spec.records) if record.split == "test"])
+    return ImageDataset(spec, load_checkpoint(trained_checkpoint)[1].image_size)
+
+
+@pytest.mark.slow
+def test_fused_map_beats_the_centred_disc_on_iou(trained_checkpoint, test_split):
+    model, _ = load_checkpoint(trained_checkpoint)
+    scores = evaluate_explanations(model, test_split, max_images=6, steps=16, options=LIGHT)
+    assert set(scores) == METHODS
+    for method in METHODS:
+        assert scores[method]["images"] == 6
+        for name in ("iou", "pointing_game", "deletion_auc", "insertion_auc"):
+            assert 0 <= scores[method][name] <= 1
+    assert scores["fusion"]["iou"] > scores["centred_disc"]["iou"]
+
+
+def test_no_mask_no_scores(trained_checkpoint, test_split):
+    class Unmasked(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return {**test_split[index], "mask": torch.full((64, 64), 255, dtype=torch.uint8)}
+
+    assert evaluate_explanations(load_checkpoint(trained_checkpoint)[0], Unmasked()) == {}
+
+
+def test_randomising_the_top_layers_changes_the_maps(trained_checkpoint, test_split):
+    model, _ = load_checkpoint(trained_checkpoint)
+    images = torch.stack([test_split[i]["image"] for i in range(4)])
+    targets = torch.stack([test_split[i]["target"] for i in range(4)])
+    result = model_randomisation_check(model, images, targets)
+    assert result["passed"] and result["spearman"] < 0.5 and len(result["per_image"]) == 4
+
+
+def medxai(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "medxai", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_explain_command_writes_maps_overlays_and_json(trained_checkpoint, phantom_dir, tmp_path):
+    image = sorted((phantom_dir / "images").glob("*.png"))[0]
+    result = medxai("explain", "--checkpoint", str(trained_checkpoint), "--image", str(image), "--out",
+                    str(tmp_path), "--methods", "gradcam,ig,lime,fusion")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "explanation.json").read_text())
+    assert set(report["methods"]) == {"gradcam", "ig", "lime", "fusion"}
+    assert report["ig_completeness_gap"] <= 0.05 and 0 <= report["lime_r2"] <= 1 and report["seeds"] == {"lime": 0}
+    assert report["prediction"]["class"] in report["prediction"]["probabilities"]
+    for name in report["methods"]:
+        saliency = np.load(tmp_path / f"{name}.npy")
+        assert saliency.shape == (64, 64) and 0 <= saliency.min() and saliency.max() <= 1
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "gradcam,occlusion"], "unknown methods ['occlusion']"),
+    (["--target", "fracture"], "unknown target class 'fracture'"),
+])
+def test_explain_command_user_errors(trained_checkpoint, phantom_dir, tmp_path, args, message):
+    image = sorted((phantom_dir / "images").glob("*.png"))[0]
+    result = medxai("explain", "--checkpoint", str(trained_checkpoint), "--image", str(image), "--out",
+                    str(tmp_path), *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["explain"], ["bench", "explain"]])
+def test_explain_commands_have_help_with_an_example(command):
+    result = medxai(*command, "--help")
+    assert result.returncode == 0 and "Example: medxai" in result.stdout
