@@ -1,0 +1,80 @@
+"""`export_checkpoint`: checkpoint to a verified, versioned Triton repository entry, in one call.
+
+Order matters: refuse overwrites first (cheap), then export into a staging folder, check parity and the
+release gate, and only then publish the version and its configs.
+"""
+
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from export.gate import release_gate
+from export.graphs import ServingGraph, export_onnx, export_torchscript
+from export.parity import DEFAULT_TOLERANCE, ParityReport, check_parity
+from export.repository import check_overwrites, choose_version, model_files, publish, staging_dir
+from export.samples import DEFAULT_COUNT, sample_pixels
+from export.spec import ONNX_FILE, PROVENANCE_FILE, TORCHSCRIPT_FILE, ServingSpec
+from medxai.checkpoint import checkpoint_sha256, load_checkpoint
+from medxai.errors import UserError
+
+
+@dataclass
+class ExportResult:
+    name: str
+    version: int
+    version_dir: Path
+    parity: list[ParityReport]
+    refusals: list[str]
+
+    def summary(self) -> dict:
+        return {"name": self.name, "version": self.version, "path": str(self.version_dir),
+                "parity": [report.as_dict() for report in self.parity], "gate_passed": not self.refusals,
+                "refusals": self.refusals}
+
+
+def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version: int | None = None,
+                      target: str = "both", overwrite: bool = False, enforce_gate: bool = True,
+                      input_dtype: str = "float32", data: Path | None = None, samples: int = DEFAULT_COUNT,
+                      tolerance: float = DEFAULT_TOLERANCE, tensorrt_fp16: bool = False,
+                      cpu_providers: Sequence[str] = ("CPUExecutionProvider",),
+                      log: Callable[[str], None] = print) -> ExportResult:
+    """Export `checkpoint` as version `version` (default: next) of model `name` in `repository`.
+
+    Raises UserError when something would be overwritten without `overwrite`, or when the release gate
+    refuses the model and `enforce_gate` is set (the CLI's --force clears both). `cpu_providers` are the ONNX
+    Runtime providers of the Python-backend config (CUDA first on GPU machines with onnxruntime-gpu).
+    """
+    model, info = load_checkpoint(checkpoint)
+    spec = ServingSpec.from_checkpoint(name, info, input_dtype=input_dtype, tensorrt_fp16=tensorrt_fp16,
+                                       cpu_providers=list(cpu_providers))
+    model_dir = Path(repository) / name
+    version = choose_version(model_dir, version, overwrite)
+    files = model_files(spec, target)
+    check_overwrites(model_dir, files, overwrite)
+
+    pixels = sample_pixels(spec.image_size, data, samples)
+    graph = ServingGraph(model, input_dtype)
+    example = graph.as_input(pixels[:2])
+    staged = staging_dir(model_dir)
+    try:
+        export_onnx(graph, example, staged / ONNX_FILE)
+        export_torchscript(graph, example, staged / TORCHSCRIPT_FILE)
+        parity = check_parity(graph, staged / ONNX_FILE, staged / TORCHSCRIPT_FILE, pixels, tolerance)
+        for report in parity:
+            log(report.line())
+        refusals = release_gate(model, pixels, parity)
+        if refusals and enforce_gate:
+            raise UserError(f"refusing to release {name}: {'; '.join(refusals)} (pass --force to export anyway)")
+        for reason in refusals:
+            log(f"released despite: {reason}")
+        provenance = {"checkpoint": str(checkpoint), "checkpoint_sha256": checkpoint_sha256(checkpoint),
+                      "architecture": info.architecture, "git_commit": info.git_commit, "metrics": info.metrics,
+                      "input_dtype": input_dtype, "parity": [report.as_dict() for report in parity],
+                      "gate_refusals": refusals}
+        (staged / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2))
+        version_dir = publish(model_dir, staged, version, files)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return ExportResult(name, version, version_dir, parity, refusals)

@@ -1,0 +1,211 @@
+"""Start the real `tritonserver` binary shipped in the nvidia-pytriton wheel on a model repository.
+
+What it takes to run that binary outside pytriton (measured here):
+- the Python backend's stub runs `python3` from PATH, so the interpreter's bin folder goes first on PATH
+  (PYTHONPATH is ignored), and LD_LIBRARY_PATH points at this interpreter's LIBDIR, or the stub may load the
+  system libpython against our standard library;
+- the backend folder must hold libtriton_python.so, triton_python_backend_utils.py and the stub built for this
+  Python version: a runtime folder of symlinks provides that without touching the installed wheel;
+- GPU flags set to zero/false keep a CPU-only machine's log free of CUDA errors but one harmless line
+  ("CudaDriverHelper has not been initialized.").
+
+Model control: `explicit` (development, tests) lets a client load a new version while requests flow; use
+`none` in production, where the served set must be exactly the repository the pod started with and no
+client may load or unload models.
+"""
+
+import ctypes
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from medxai.errors import UserError
+
+MODEL_CONTROL_MODES = ("explicit", "none")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def pytriton_server_dir() -> Path:
+    """The `tritonserver` folder inside the installed nvidia-pytriton wheel (without importing pytriton)."""
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("nvidia-pytriton is not installed; install medxai's dependencies (pip install -e .)")
+    return Path(spec.submodule_search_locations[0]) / "tritonserver"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _runtime_backends(folder: Path) -> Path:
+    """A backend folder of symlinks: the Python backend with the stub for this interpreter's version."""
+    server = pytriton_server_dir()
+    stub = server / "python_backend_stubs" / f"{sys.version_info.major}.{sys.version_info.minor}" / \
+        "triton_python_backend_stub"
+    if not stub.is_file():
+        raise UserError(f"nvidia-pytriton has no Python-backend stub for Python "
+                        f"{sys.version_info.major}.{sys.version_info.minor} ({stub})")
+    python = folder / "backends" / "python"
+    if python.is_dir():
+        return folder / "backends"
+    python.mkdir(parents=True)
+    for source in (server / "backends" / "python" / "libtriton_python.so",
+                   server / "backends" / "python" / "triton_python_backend_utils.py", stub):
+        (python / source.name).symlink_to(source)
+    return folder / "backends"
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(part for part in (libdir, env.get("LD_LIBRARY_PATH", "")) if part)
+    return env
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies, so a crashed test or CLI leaves no server."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class TritonServer:
+    """A running tritonserver; use as a context manager, or `start()` / `stop()`.
+
+    `config_name` selects `<model>/configs/<config_name>.pbtxt` where a model has one (the CPU config), else
+    Triton falls back to `config.pbtxt`. `load_models` are loaded at start in explicit mode ("*" = all).
+    The server is terminated when the thread that started it ends: start it from a long-lived thread.
+    """
+
+    def __init__(self, repository: str | Path, *, http_port: int = 8000, grpc_port: int = 8001,
+                 metrics_port: int = 8002, address: str = "127.0.0.1", model_control: str = "explicit",
+                 load_models: Sequence[str] = ("*",), config_name: str | None = "cpu",
+                 log_path: str | Path | None = None, startup_timeout_s: float = 120.0,
+                 exit_timeout_s: int = 10):
+        self.repository = Path(repository).resolve()
+        if not self.repository.is_dir():
+            raise UserError(f"model repository not found: {self.repository}")
+        if model_control not in MODEL_CONTROL_MODES:
+            raise UserError(f"model control must be one of {', '.join(MODEL_CONTROL_MODES)}, got '{model_control}'")
+        self.http_port, self.grpc_port, self.metrics_port = http_port, grpc_port, metrics_port
+        self.address = address
+        self.model_control = model_control
+        self.load_models = list(load_models)
+        self.config_name = config_name
+        self.startup_timeout_s = startup_timeout_s
+        self.exit_timeout_s = exit_timeout_s
+        self._runtime = Path(tempfile.mkdtemp(prefix="medxai-triton-"))
+        self.log_path = Path(log_path) if log_path else self._runtime / "tritonserver.log"
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{self.address}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"{self.address}:{self.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.address}:{self.metrics_port}/metrics"
+
+    def command(self) -> list[str]:
+        command = [str(pytriton_server_dir() / "bin" / "tritonserver"),
+                   f"--model-repository={self.repository}",
+                   f"--backend-directory={_runtime_backends(self._runtime)}",
+                   f"--http-address={self.address}", f"--http-port={self.http_port}",
+                   f"--grpc-address={self.address}", f"--grpc-port={self.grpc_port}",
+                   f"--metrics-address={self.address}", f"--metrics-port={self.metrics_port}",
+                   "--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0",
+                   "--cuda-memory-pool-byte-size=0:0", f"--exit-timeout-secs={self.exit_timeout_s}",
+                   f"--model-control-mode={self.model_control}"]
+        if self.config_name:
+            command.append(f"--model-config-name={self.config_name}")
+        if self.model_control == "explicit":
+            command += [f"--load-model={name}" for name in self.load_models]
+        return command
+
+    def start(self) -> "TritonServer":
+        """Start the binary and wait until /v2/health/ready answers 200 (all requested models loaded)."""
+        command = self.command()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            # Own session: Ctrl-C in a foreground `medxai triton serve` reaches us, and we shut Triton down once.
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=_environment(),
+                                             start_new_session=True, preexec_fn=_terminate_with_parent)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        url = f"http://{self.address}:{self.http_port}/v2/health/ready"
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._cleanup()
+                raise UserError(f"tritonserver exited with code {self._process.returncode} while starting: "
+                                f"{self.last_error()} (log: {self.log_path})")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise UserError(f"tritonserver was not ready within {self.startup_timeout_s:.0f} s: {self.last_error()} "
+                        f"(log: {self.log_path})")
+
+    def last_error(self) -> str:
+        """The cause from the server log (its last error line, CUDA noise skipped), for one-line messages."""
+        lines = self.log_path.read_text(errors="replace").splitlines() if self.log_path.is_file() else []
+        causes = [line.split("] ", 1)[-1].strip('"') for line in lines
+                  if line.startswith("E") and "CudaDriverHelper" not in line]
+        return (causes or lines or ["no log output"])[-1].strip()
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def wait(self) -> int:
+        """Block until the server exits by itself (foreground serving)."""
+        return self._process.wait()
+
+    def stop(self) -> int:
+        """SIGTERM (Triton finishes in-flight requests, up to exit_timeout_s), then SIGKILL; returns the exit code."""
+        if self._process is None:
+            return 0
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=self.exit_timeout_s + 20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._cleanup()
+        return self._process.returncode
+
+    def _cleanup(self) -> None:
+        """Remove the runtime folder, keeping it only when it holds the log."""
+        if self.log_path.is_relative_to(self._runtime):
+            shutil.rmtree(self._runtime / "backends", ignore_errors=True)
+        else:
+            shutil.rmtree(self._runtime, ignore_errors=True)
+
+    def __enter__(self) -> "TritonServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

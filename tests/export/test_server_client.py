@@ -1,0 +1,41 @@
+"""The server launcher and the client's error paths (the happy paths run in the integration test)."""
+
+import numpy as np
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from medxai.errors import UserError
+from medxai.triton_client import TritonClient, as_datatype
+from medxai.triton_server import TritonServer, free_port
+
+
+def test_client_retries_unavailable_then_raises():
+    client = TritonClient(f"127.0.0.1:{free_port()}", "chest", timeout_s=2, retries=2, backoff_s=0.01)
+    with pytest.raises(InferenceServerException) as error:
+        client.metadata()
+    assert error.value.status() == "StatusCode.UNAVAILABLE"
+    assert not client.is_ready()
+    client.close()
+
+
+def test_pixels_are_converted_to_the_model_input_type():
+    floats = np.array([0.0, 0.5, 1.0], dtype=np.float32)
+    assert as_datatype(floats, "UINT8").tolist() == [0, 128, 255]
+    assert as_datatype(np.array([0, 255], dtype=np.uint8), "FP32").tolist() == [0.0, 1.0]
+    assert as_datatype(floats.astype(np.float64), "FP32").dtype == np.float32
+
+
+def test_missing_repository_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="model repository not found"):
+        TritonServer(tmp_path / "absent")
+
+
+@pytest.mark.slow
+def test_a_model_that_fails_to_load_stops_startup_with_its_error(tmp_path):
+    (tmp_path / "repository" / "broken" / "1").mkdir(parents=True)
+    (tmp_path / "repository" / "broken" / "config.pbtxt").write_text('name: "broken"\nbackend: "no_such_backend"\n')
+    server = TritonServer(tmp_path / "repository", http_port=free_port(), grpc_port=free_port(),
+                          metrics_port=free_port(), log_path=tmp_path / "triton.log")
+    with pytest.raises(UserError, match="tritonserver exited with code .*no_such_backend"):
+        server.start()
+    assert not server.running()
