@@ -21,8 +21,8 @@ stderr = Console(stderr=True)
 
 
 def _register_commands() -> None:
-    from medxai.commands import data, demo, explain, serving, train
-    for module in (data, train, explain, demo, serving):
+    from medxai.commands import data, demo, explain, service, serving, train
+    for module in (data, train, explain, demo, serving, service):
         module.register(app, data_app=data_app, bench_app=bench_app)
 
 

@@ -1,0 +1,106 @@
+"""`medxai bench service`: a bounded loopback load test of the whole service (real Triton, real gRPC):
+`clients` threads each send `requests` Explain calls (Grad-CAM + IG, small settings) one after another.
+
+RSS growth is the service process's resident memory after the load relative to after a warm-up, so a leak
+per request shows as growth; the target is <= 10 %.
+"""
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import numpy as np
+import torch
+
+from explain_service.protos import explain_pb2 as pb
+from explain_service.protos import explain_pb2_grpc as pb_grpc
+from explain_service.server import ExplainServer, ServiceConfig
+from medxai.triton_server import TritonServer, free_port
+
+IG_STEPS = 8
+WARMUP_REQUESTS = 8
+DEADLINE_S = 120.0
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process, from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("VmRSS not found in /proc/self/status")
+
+
+def bench_request(image: np.ndarray) -> pb.ExplainRequest:
+    array = pb.RawArray(data=(image * 255).round().astype(np.uint8).tobytes(), shape=list(image.shape), dtype="uint8")
+    return pb.ExplainRequest(image=pb.Image(array=array), methods=["gradcam", "ig"],
+                             ig=pb.IntegratedGradientsSettings(steps=IG_STEPS))
+
+
+def _client(address: str, request: pb.ExplainRequest, count: int, latencies: list, errors: list) -> None:
+    with grpc.insecure_channel(address) as channel:
+        stub = pb_grpc.ExplainServiceStub(channel)
+        for _ in range(count):
+            start = time.perf_counter()
+            try:
+                stub.Explain(request, timeout=DEADLINE_S)
+                latencies.append(time.perf_counter() - start)
+            except grpc.RpcError as exc:
+                errors.append(exc.code().name)
+
+
+def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
+                      log: Callable[[str], None] = print) -> dict:
+    """Export (or make an untrained resnet18_attention at 64 px), serve with Triton and the service on loopback,
+    warm up, then run the load; returns requests, errors, latency percentiles and RSS growth."""
+    from export.release import export_checkpoint
+    from export.samples import sample_pixels
+    from medxai.checkpoint import CheckpointInfo, read_checkpoint_info, save_checkpoint
+    from medxai.models import build_model
+
+    with tempfile.TemporaryDirectory(prefix="medxai-bench-service-") as folder:
+        folder = Path(folder)
+        if checkpoint is None:
+            torch.manual_seed(0)
+            checkpoint = save_checkpoint(folder / "untrained.pt", build_model("resnet18_attention", 2), CheckpointInfo(
+                architecture="resnet18_attention", architecture_args={}, class_names=["negative", "positive"],
+                multi_label=False, image_size=64, mean=[0.5] * 3, std=[0.25] * 3))
+        info = read_checkpoint_info(checkpoint)
+        export_checkpoint(checkpoint, folder / "repository", "bench", target="cpu", enforce_gate=False, log=log)
+        image = sample_pixels(info.image_size, count=1)[0].permute(1, 2, 0).numpy()
+        request = bench_request(image)
+        triton = TritonServer(folder / "repository", http_port=free_port(), grpc_port=free_port(),
+                              metrics_port=free_port(), log_path=folder / "triton.log")
+        with triton:
+            config = ServiceConfig(checkpoint=checkpoint, triton_url=triton.grpc_url, model="bench", port=free_port(),
+                                   metrics_port=free_port(), address="127.0.0.1", audit_log=folder / "audit.jsonl",
+                                   max_concurrent=clients)
+            with ExplainServer(config) as service:
+                address = f"127.0.0.1:{service.port}"
+                warm_latencies: list[float] = []
+                warm_errors: list[str] = []
+                _client(address, request, WARMUP_REQUESTS, warm_latencies, warm_errors)
+                if warm_errors:
+                    raise RuntimeError(f"warm-up requests failed: {warm_errors}")
+                rss_before = rss_bytes()
+                latencies: list[float] = []
+                errors: list[str] = []
+                threads = [threading.Thread(target=_client, args=(address, request, requests, latencies, errors))
+                           for _ in range(clients)]
+                start = time.perf_counter()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                seconds = time.perf_counter() - start
+                rss_after = rss_bytes()
+    percentiles = np.percentile(np.array(latencies) * 1000, [50, 95, 99]) if latencies else [float("nan")] * 3
+    return {"requests": clients * requests, "errors": len(errors), "error_codes": sorted(set(errors)),
+            "p50_ms": round(float(percentiles[0]), 1), "p95_ms": round(float(percentiles[1]), 1),
+            "p99_ms": round(float(percentiles[2]), 1), "requests_per_s": round(len(latencies) / seconds, 2),
+            "rss_before_mb": round(rss_before / 2**20, 1), "rss_after_mb": round(rss_after / 2**20, 1),
+            "rss_growth_pct": round(100 * (rss_after - rss_before) / rss_before, 2), "clients": clients,
+            "methods": ["gradcam", "ig"], "ig_steps": IG_STEPS, "architecture": info.architecture,
+            "image_size": info.image_size}

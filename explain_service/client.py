@@ -1,0 +1,64 @@
+"""A small client of the explain service, for scripts, the demo and the dashboard: send an image file, receive
+the streamed maps (Grad-CAM first), save them. Bearer token and TLS optional."""
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from explain_service.protos import explain_pb2 as pb
+from explain_service.protos import explain_pb2_grpc as pb_grpc
+
+
+def channel(address: str, tls_ca: Path | None = None) -> grpc.Channel:
+    """A plaintext channel, or a TLS one trusting `tls_ca`."""
+    if tls_ca is None:
+        return grpc.insecure_channel(address)
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=tls_ca.read_bytes()))
+
+
+def explain_request(image: Path, methods: list[str], overlays: bool = True) -> pb.ExplainRequest:
+    """An ExplainRequest carrying the file's bytes (PNG, JPEG or DICOM) as they are."""
+    return pb.ExplainRequest(image=pb.Image(encoded=image.read_bytes()), methods=methods, overlays=overlays)
+
+
+def stream(address: str, request: pb.ExplainRequest, token: str | None = None, tls_ca: Path | None = None,
+           timeout_s: float = 300.0) -> Iterator[tuple[float, pb.ExplainEvent]]:
+    """(seconds since the call began, event) for each map as the service sends it."""
+    metadata = [("authorization", f"Bearer {token}")] if token else None
+    start = time.perf_counter()
+    with channel(address, tls_ca) as open_channel:
+        events = pb_grpc.ExplainServiceStub(open_channel).ExplainStream(request, timeout=timeout_s, metadata=metadata)
+        for event in events:
+            yield time.perf_counter() - start, event
+
+
+def save_event(event: pb.ExplainEvent, out: Path) -> dict:
+    """Writes `<method>.npy` (the map in [0, 1]) and `<method>.png` (its overlay, when sent); returns a summary."""
+    saliency = np.frombuffer(event.map.data, dtype=np.uint8).reshape(tuple(event.map.shape)) / 255.0
+    np.save(out / f"{event.map.method}.npy", saliency.astype(np.float32))
+    if event.map.overlay_png:
+        (out / f"{event.map.method}.png").write_bytes(event.map.overlay_png)
+    return {"method": event.map.method, "seconds": round(event.map.seconds, 3),
+            "diagnostics": dict(event.map.diagnostics)}
+
+
+def explain_to_folder(address: str, image: Path, out: Path, methods: list[str], token: str | None = None,
+                      tls_ca: Path | None = None, log=print) -> dict:
+    """Stream one image's explanation into `out` (maps, overlays, response.json); returns the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"address": address, "image": str(image), "maps": []}
+    for elapsed, event in stream(address, explain_request(image, methods), token, tls_ca):
+        if "prediction" not in summary:
+            probabilities = {p.name: round(p.probability, 4) for p in event.prediction.probabilities}
+            summary |= {"request_id": event.request_id, "prediction": probabilities,
+                        "predicted": event.model.class_names[event.prediction.predicted],
+                        "model": {"name": event.model.name, "version": event.model.version,
+                                  "checkpoint_sha256": event.model.checkpoint_sha256}}
+        summary["maps"].append(save_event(event, out) | {"received_after_s": round(elapsed, 3)})
+        log(f"{event.map.method:8s} received after {elapsed:6.2f} s")
+    (out / "response.json").write_text(json.dumps(summary, indent=2))
+    return summary

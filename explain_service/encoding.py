@@ -1,0 +1,46 @@
+"""Results to messages: maps as compact uint8 arrays, optional PNG overlays, predictions with class names."""
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from explain_service.protos import explain_pb2 as pb
+from medxai.checkpoint import CheckpointInfo
+from medxai.explain import Explanation
+from medxai.explain.overlay import overlay
+
+DIAGNOSTICS = ("completeness_gap", "steps", "r2", "samples", "segments")
+
+
+def map_bytes(saliency: torch.Tensor) -> bytes:
+    """A map in [0, 1] as uint8 0-255, row-major."""
+    return (saliency.clamp(0, 1) * 255).round().to(torch.uint8).numpy().tobytes()
+
+
+def overlay_png(pixels: torch.Tensor, saliency: torch.Tensor) -> bytes:
+    """The image [3,S,S] with the map blended over it (`medxai.explain.overlay`), as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(overlay(pixels.permute(1, 2, 0).numpy(), saliency.numpy())).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def map_message(result: Explanation, pixels: torch.Tensor, overlays: bool) -> pb.Map:
+    """One image's map; numeric diagnostics of a single method (the fused map's are its parts')."""
+    saliency = result.maps[0]
+    diagnostics = {key: float(value) for key, value in result.diagnostics[0].items() if key in DIAGNOSTICS}
+    return pb.Map(method=result.method, shape=list(saliency.shape), data=map_bytes(saliency),
+                  overlay_png=overlay_png(pixels, saliency) if overlays else b"", diagnostics=diagnostics,
+                  seconds=result.seconds)
+
+
+def prediction_message(probabilities: np.ndarray, class_names: list[str], target: int) -> pb.Prediction:
+    return pb.Prediction(probabilities=[pb.ClassProbability(name=name, probability=float(value))
+                                        for name, value in zip(class_names, probabilities)],
+                         predicted=int(np.argmax(probabilities)), target=target)
+
+
+def model_message(name: str, version: str, checkpoint_sha256: str, info: CheckpointInfo) -> pb.ModelInfo:
+    return pb.ModelInfo(name=name, version=version, checkpoint_sha256=checkpoint_sha256,
+                        class_names=list(info.class_names), image_size=info.image_size)

@@ -1,0 +1,311 @@
+"""The gRPC server: one lifecycle for every request (auth by interceptor; a concurrency slot; validation;
+the engine; audit line on disk before the response leaves; metrics), health checking and reflection.
+
+Errors a client causes become INVALID_ARGUMENT with the reason; Triton trouble becomes UNAVAILABLE at once;
+a full server answers RESOURCE_EXHAUSTED with a retry hint; work stops when the client gives up.
+"""
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent import futures
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from explain_service import encoding, validation
+from explain_service.audit import AuditLog
+from explain_service.auth import TokenAuth, caller_identity, server_credentials
+from explain_service.engine import Engine, RequestFailed
+from explain_service.metrics import ServiceMetrics
+from explain_service.protos import explain_pb2 as pb
+from explain_service.protos import explain_pb2_grpc as pb_grpc
+from medxai.errors import UserError
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExplainService"].full_name
+RETRY_PUSHBACK_KEY = "grpc-retry-pushback-ms"
+"""The key gRPC clients' retry policies read for how long to wait before retrying."""
+HEALTH_POLL_S = 2.0
+
+
+@dataclass
+class ServiceConfig:
+    """Everything `medxai serve` sets by flag or environment variable."""
+
+    checkpoint: Path
+    triton_url: str
+    model: str
+    port: int = 50051
+    metrics_port: int = 9100
+    address: str = "0.0.0.0"
+    audit_log: Path = Path("audit.jsonl")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    tokens: list[str] = field(default_factory=list)
+    max_concurrent: int = 8
+    max_message_mb: int = 32
+    max_pixels: int = 4096 * 4096
+    triton_timeout_s: float = 10.0
+    retry_after_ms: int = 1000
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise UserError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca and not self.tls_cert:
+            raise UserError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
+        if self.max_concurrent < 1 or self.max_message_mb < 1 or self.max_pixels < 64:
+            raise UserError("max concurrency, message size and pixel limit must be positive")
+
+
+class Call:
+    """One request in flight: its id, the record the audit trail gets, stage timings, liveness."""
+
+    def __init__(self, rpc: str, context: grpc.ServicerContext, audit: AuditLog, metrics: ServiceMetrics):
+        self.rpc, self.context, self._audit, self._metrics = rpc, context, audit, metrics
+        self.request_id = uuid.uuid4().hex
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self.record: dict = {"request_id": self.request_id, "rpc": rpc, "caller": caller_identity(context)}
+        self.committed = False
+
+    def alive(self) -> None:
+        """Raise when the client has cancelled or its deadline has passed, so no more work is done for it."""
+        if not self.context.is_active():
+            raise RequestFailed(grpc.StatusCode.CANCELLED, "the client cancelled or its deadline passed")
+
+    def timed_stage(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        self._metrics.stage(stage, seconds)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timed_stage(name, time.perf_counter() - start)
+
+    def commit(self, code: grpc.StatusCode = grpc.StatusCode.OK) -> None:
+        """Write the audit line (once). Called before the last message leaves; errors call it on their way out."""
+        if self.committed:
+            return
+        self.committed = True
+        self._audit.write(self.record | {"status": code.name, "stage_seconds": self.seconds,
+                                         "duration_s": round(time.perf_counter() - self.started, 6)})
+
+
+class ExplainServicer(pb_grpc.ExplainServiceServicer):
+    def __init__(self, engine: Engine, audit: AuditLog, metrics: ServiceMetrics, config: ServiceConfig):
+        self.engine, self.audit, self.metrics, self.config = engine, audit, metrics, config
+        self._slots = threading.BoundedSemaphore(config.max_concurrent)
+        self._active = 0  # handlers running, rejections included; `drain` waits for none
+        self._idle = threading.Condition()
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until no handler runs. gRPC counts an RPC as over when its client gives up, but its handler
+        runs on until its next liveness check and still writes its audit line."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout_s)
+
+    @contextmanager
+    def _request(self, rpc: str, context: grpc.ServicerContext) -> Iterator[Call]:
+        """The lifecycle around every RPC; status codes, audit and metrics are settled here and only here."""
+        call = Call(rpc, context, self.audit, self.metrics)
+        code, message = grpc.StatusCode.OK, ""
+        with self._idle:
+            self._active += 1
+        acquired = self._slots.acquire(blocking=False)
+        if acquired:
+            self.metrics.in_flight.inc()
+        try:
+            if not acquired:
+                raise RequestFailed(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                    f"server busy ({self.config.max_concurrent} requests in flight); retry in "
+                                    f"{self.config.retry_after_ms} ms")
+            yield call
+        except UserError as exc:
+            code, message = grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+        except RequestFailed as exc:
+            code, message = exc.code, str(exc)
+        except GeneratorExit:  # a stream's client went away between two events
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            raise
+        finally:
+            if acquired:
+                self._slots.release()
+                self.metrics.in_flight.dec()
+            # Error messages stay out of the audit: a decoder's message may quote file contents.
+            call.commit(code)
+            self.metrics.finished(rpc, code.name, time.perf_counter() - call.started)
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            context.set_trailing_metadata(((RETRY_PUSHBACK_KEY, str(self.config.retry_after_ms)),))
+        if code != grpc.StatusCode.OK:
+            context.abort(code, message)
+
+    def _model(self, request) -> tuple[str, pb.ModelInfo]:
+        """The checked Triton version for this request and its description."""
+        if request.model and request.model != self.engine.model_name:
+            raise RequestFailed(grpc.StatusCode.NOT_FOUND, f"this service explains '{self.engine.model_name}', "
+                                                           f"not '{request.model}'")
+        version = self.engine.served_version(request.version)
+        return version, encoding.model_message(self.engine.model_name, version, self.engine.checkpoint_sha256,
+                                               self.engine.info)
+
+    def _predict(self, request, call: Call, target: int | None = None):
+        """Decode, check the model, predict: (pixels, version, model message, prediction message)."""
+        with call.stage("decode"):
+            pixels, raw = validation.decode_image(request.image, self.engine.info.image_size,
+                                                  self.config.max_pixels)
+        call.record["input_sha256"] = hashlib.sha256(raw).hexdigest()
+        version, model = self._model(request)
+        call.record["model"] = {"name": model.name, "version": version, "checkpoint_sha256": model.checkpoint_sha256}
+        call.alive()
+        with call.stage("predict"):
+            probabilities = self.engine.predict(pixels[None], version)[0]
+        prediction = encoding.prediction_message(probabilities, self.engine.info.class_names,
+                                                 int(probabilities.argmax()) if target is None else target)
+        call.record["prediction"] = {"probabilities": {p.name: round(p.probability, 6)
+                                                       for p in prediction.probabilities},
+                                     "predicted": prediction.predicted, "target": prediction.target}
+        return pixels, version, model, prediction
+
+    def Predict(self, request: pb.PredictRequest, context: grpc.ServicerContext) -> pb.PredictResponse:
+        with self._request("Predict", context) as call:
+            _, _, model, prediction = self._predict(request, call)
+            response = pb.PredictResponse(request_id=call.request_id, prediction=prediction, model=model,
+                                          seconds=call.seconds)
+            call.commit()
+            return response
+
+    def _maps(self, request: pb.ExplainRequest, call: Call) -> Iterator[tuple[pb.Prediction, pb.ModelInfo, pb.Map]]:
+        """The prediction, the model and each map as it is ready; the audit line is written before the last."""
+        settings = validation.explain_settings(request, self.engine.info.num_classes)
+        call.record["settings"] = settings.audit()
+        pixels, version, model, prediction = self._predict(request, call, settings.target)
+        for index, result in enumerate(self.engine.explain(pixels, prediction.target, settings, version, call.alive)):
+            call.timed_stage(result.method, result.seconds)
+            message = encoding.map_message(result, pixels, settings.overlays)
+            if settings.faithfulness:
+                call.alive()
+                with call.stage("metrics"):
+                    message.diagnostics.update(self.engine.faithfulness(pixels, prediction.target, result.maps[0],
+                                                                        version))
+            call.record.setdefault("diagnostics", {})[result.method] = dict(message.diagnostics)
+            if index == len(settings.methods) - 1:
+                call.commit()
+            yield prediction, model, message
+
+    def Explain(self, request: pb.ExplainRequest, context: grpc.ServicerContext) -> pb.ExplainResponse:
+        with self._request("Explain", context) as call:
+            response = pb.ExplainResponse(request_id=call.request_id)
+            for prediction, model, message in self._maps(request, call):
+                response.prediction.CopyFrom(prediction)
+                response.model.CopyFrom(model)
+                response.maps.append(message)
+                if message.method == "ig":
+                    response.ig_completeness_gap = message.diagnostics["completeness_gap"]
+                if message.method == "lime":
+                    response.lime_r2 = message.diagnostics["r2"]
+            response.seconds.update(call.seconds)
+            return response
+
+    def ExplainStream(self, request: pb.ExplainRequest, context: grpc.ServicerContext) -> Iterator[pb.ExplainEvent]:
+        with self._request("ExplainStream", context) as call:
+            for index, (prediction, model, message) in enumerate(self._maps(request, call)):
+                event = pb.ExplainEvent(request_id=call.request_id, map=message)
+                if index == 0:
+                    event.prediction.CopyFrom(prediction)
+                    event.model.CopyFrom(model)
+                yield event
+
+    def ListModels(self, request: pb.ListModelsRequest, context: grpc.ServicerContext) -> pb.ListModelsResponse:
+        with self._request("ListModels", context) as call:
+            versions = [version for version in self.engine.ready_versions() if self.engine.matches(version)]
+            response = pb.ListModelsResponse(models=[
+                encoding.model_message(self.engine.model_name, version, self.engine.checkpoint_sha256,
+                                       self.engine.info) for version in versions])
+            call.commit()
+            return response
+
+
+class ExplainServer:
+    """The service with its metrics endpoint and Triton watcher; `start()`, `stop()`, or use as a context manager."""
+
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        self.engine = Engine(config.checkpoint, config.triton_url, config.model, config.triton_timeout_s, config.bf16)
+        self.audit = AuditLog(config.audit_log)
+        self.metrics = ServiceMetrics()
+        self.metrics.model.info({"name": config.model, "checkpoint_sha256": self.engine.checkpoint_sha256,
+                                 "architecture": self.engine.info.architecture})
+        self.health = health.HealthServicer()
+        limit = config.max_message_mb * 1024 * 1024
+        interceptors = [TokenAuth(config.tokens, self._refused)] if config.tokens else []
+        # Threads beyond max_concurrent only answer RESOURCE_EXHAUSTED; gRPC itself refuses past the cap.
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_concurrent + 4),
+                                  interceptors=interceptors, maximum_concurrent_rpcs=config.max_concurrent + 32,
+                                  options=[("grpc.max_receive_message_length", limit),
+                                           ("grpc.max_send_message_length", limit)])
+        self.servicer = ExplainServicer(self.engine, self.audit, self.metrics, config)
+        pb_grpc.add_ExplainServiceServicer_to_server(self.servicer, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        target = f"{config.address}:{config.port}"
+        if config.tls_cert:
+            self.port = self.server.add_secure_port(target, server_credentials(config.tls_cert, config.tls_key,
+                                                                               config.tls_client_ca))
+        else:
+            self.port = self.server.add_insecure_port(target)
+        if not self.port:
+            raise UserError(f"cannot listen on {target} (port in use?)")
+        self._stop = threading.Event()
+
+    def _refused(self, rpc: str, context: grpc.ServicerContext) -> None:
+        Call(rpc, context, self.audit, self.metrics).commit(grpc.StatusCode.UNAUTHENTICATED)
+        self.metrics.finished(rpc, grpc.StatusCode.UNAUTHENTICATED.name, 0.0)
+
+    def start(self) -> "ExplainServer":
+        self.metrics.serve(self.config.metrics_port, self.config.address)
+        self.server.start()
+        threading.Thread(target=self._watch_triton, daemon=True).start()
+        return self
+
+    def _watch_triton(self) -> None:
+        """Health follows Triton: NOT_SERVING while it cannot be reached, so orchestrators route elsewhere."""
+        while not self._stop.is_set():
+            status = health_pb2.HealthCheckResponse.SERVING if self.engine.triton_ready() \
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            for service in ("", SERVICE_NAME):
+                self.health.set(service, status)
+            self._stop.wait(HEALTH_POLL_S)
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Finish in-flight requests (their audit lines included) for up to `grace_s`, then close."""
+        deadline = time.monotonic() + grace_s
+        self._stop.set()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace_s).wait()
+        self.servicer.drain(max(0.0, deadline - time.monotonic()))
+        self.metrics.stop()
+        self.audit.close()
+
+    def __enter__(self) -> "ExplainServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

@@ -1,0 +1,167 @@
+"""`medxai stack up/down`: a local Triton on an exported repository plus the explain service, for a laptop
+or a demo. Both run as their own detached processes (`medxai triton serve`, `medxai serve`); their pids and
+addresses go to `<workdir>/stack.json`, which `down` reads to stop them.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from medxai.checkpoint import checkpoint_sha256
+from medxai.errors import UserError
+
+STATE_FILE = "stack.json"
+STOP_TIMEOUT_S = 40.0
+
+
+@dataclass
+class StackPorts:
+    triton_http: int = 8000
+    triton_grpc: int = 8001
+    triton_metrics: int = 8002
+    service: int = 50051
+    service_metrics: int = 9100
+
+
+def ensure_exported(checkpoint: Path, repository: Path, model: str, force: bool) -> None:
+    """Export `checkpoint` (CPU target) unless the newest version of `model` already is that checkpoint
+    (Triton serves the newest version only)."""
+    from export.release import export_checkpoint
+    from export.repository import existing_versions
+    from export.spec import PROVENANCE_FILE
+    versions = existing_versions(repository / model)
+    if versions:
+        provenance = repository / model / str(versions[-1]) / PROVENANCE_FILE
+        if provenance.is_file() and \
+                json.loads(provenance.read_text()).get("checkpoint_sha256") == checkpoint_sha256(checkpoint):
+            return
+    export_checkpoint(checkpoint, repository, model, target="cpu", enforce_gate=not force)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _spawn(arguments: list[str], log: Path) -> subprocess.Popen:
+    """`python -m medxai ...` in its own session (a terminal's Ctrl-C does not reach it), output to `log`."""
+    with open(log, "ab") as handle:
+        return subprocess.Popen([sys.executable, "-m", "medxai", *arguments], stdout=handle,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _wait(ready, process: subprocess.Popen, what: str, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise UserError(f"{what} exited with code {process.returncode} while starting: {tail[0]} (log: {log})")
+        if ready():
+            return
+        time.sleep(0.5)
+    _stop(process.pid)
+    raise UserError(f"{what} was not ready within {timeout_s:.0f} s (log: {log})")
+
+
+def _triton_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def service_serving(address: str) -> bool:
+    """Whether the explain service at `address` answers its health check with SERVING."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPorts, force: bool = False,
+             timeout_s: float = 300.0) -> dict:
+    """Export if needed, start Triton, then the service; wait until both are ready; write and return the state."""
+    workdir = workdir.resolve()
+    state_path = workdir / STATE_FILE
+    if state_path.is_file() and any(_alive(entry["pid"]) for entry in json.loads(state_path.read_text()).values()
+                                    if isinstance(entry, dict) and "pid" in entry):
+        raise UserError(f"a stack is already running from {workdir}: run `medxai stack down --workdir {workdir}` first")
+    checkpoint = (checkpoint or workdir / "run" / "best.pt").resolve()
+    if not checkpoint.is_file():
+        raise UserError(f"no checkpoint at {checkpoint}: run `medxai demo --workdir {workdir}` or pass --checkpoint")
+    repository = workdir / "model_repository"
+    ensure_exported(checkpoint, repository, model, force)
+
+    triton_log, service_log = workdir / "triton.log", workdir / "service.log"
+    triton = _spawn(["triton", "serve", "--repository", str(repository), "--http-port", str(ports.triton_http),
+                     "--grpc-port", str(ports.triton_grpc), "--metrics-port", str(ports.triton_metrics),
+                     "--log-file", str(workdir / "tritonserver.log")], triton_log)
+    _wait(lambda: _triton_ready(ports.triton_http), triton, "tritonserver", triton_log, timeout_s)
+    address = f"127.0.0.1:{ports.service}"
+    service = _spawn(["serve", "--checkpoint", str(checkpoint), "--triton-url", f"127.0.0.1:{ports.triton_grpc}",
+                      "--model", model, "--port", str(ports.service), "--metrics-port", str(ports.service_metrics),
+                      "--address", "127.0.0.1", "--audit-log", str(workdir / "audit.jsonl")], service_log)
+    try:
+        _wait(lambda: service_serving(address), service, "explain service", service_log, timeout_s)
+    except UserError:
+        _stop(triton.pid)
+        raise
+    state = {"triton": {"pid": triton.pid, "grpc": f"127.0.0.1:{ports.triton_grpc}",
+                        "http": f"127.0.0.1:{ports.triton_http}",
+                        "metrics": f"http://127.0.0.1:{ports.triton_metrics}/metrics", "log": str(triton_log)},
+             "service": {"pid": service.pid, "address": address,
+                         "metrics": f"http://127.0.0.1:{ports.service_metrics}/metrics", "log": str(service_log)},
+             "model": model, "checkpoint": str(checkpoint), "repository": str(repository),
+             "audit_log": str(workdir / "audit.jsonl")}
+    state_path.write_text(json.dumps(state, indent=2))
+    return state
+
+
+def _stop(pid: int) -> None:
+    """SIGTERM (both servers finish in-flight requests), SIGKILL after STOP_TIMEOUT_S."""
+    if not _alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:  # not our child (a later `stack down`): poll instead
+            if not _alive(pid):
+                return
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+
+
+def stack_down(workdir: Path) -> list[str]:
+    """Stop the service, then Triton; returns what was stopped."""
+    state_path = workdir.resolve() / STATE_FILE
+    if not state_path.is_file():
+        raise UserError(f"no running stack in {workdir} ({STATE_FILE} not found)")
+    state = json.loads(state_path.read_text())
+    stopped = []
+    for name in ("service", "triton"):
+        if _alive(state[name]["pid"]):
+            _stop(state[name]["pid"])
+            stopped.append(f"{name} (pid {state[name]['pid']})")
+    state_path.unlink()
+    return stopped

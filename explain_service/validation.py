@@ -1,0 +1,122 @@
+"""Requests to pixels and settings, or a `UserError` saying what is wrong (the server answers INVALID_ARGUMENT).
+
+Every limit a client could use to make one request unreasonably expensive is checked here, before any work.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from explain_service.protos import explain_pb2 as pb
+from medxai.data.dataset import to_model_input
+from medxai.data.decode import array_to_pixels, read_image
+from medxai.errors import UserError
+from medxai.explain.fusion import WEIGHTS
+
+METHODS = ("gradcam", "ig", "lime", "fusion")
+"""In the order they are computed and streamed."""
+ARRAY_DTYPES = {"uint8": np.dtype("<u1"), "float32": np.dtype("<f4")}
+IG_BASELINES = ("zero", "blur")
+LIME_SEGMENTATIONS = ("quickshift", "slic")
+DEFAULT_IG_STEPS = 16
+MAX_IG_STEPS = 256
+DEFAULT_LIME_SAMPLES = 500
+LIME_SAMPLES_RANGE = (10, 5000)
+
+
+@dataclass
+class ExplainSettings:
+    """What to compute, validated; `audit()` is the record of it kept in the audit trail."""
+
+    methods: list[str]
+    target: int | None
+    ig: dict = field(default_factory=dict)
+    lime: dict = field(default_factory=dict)
+    fusion_weights: dict[str, float] = field(default_factory=dict)
+    faithfulness: bool = False
+    overlays: bool = False
+
+    def audit(self) -> dict:
+        return {"methods": self.methods, "target": self.target, "ig": self.ig, "lime": self.lime,
+                "fusion_weights": self.fusion_weights, "faithfulness": self.faithfulness, "overlays": self.overlays}
+
+
+def decode_image(image: pb.Image, image_size: int, max_pixels: int) -> tuple[torch.Tensor, bytes]:
+    """The model input [3,S,S] and the bytes the audit trail hashes (file bytes, or the raw array's bytes)."""
+    source = image.WhichOneof("source")
+    if source == "encoded":
+        return to_model_input(read_image(image.encoded, max_pixels=max_pixels), image_size), image.encoded
+    if source == "array":
+        return to_model_input(_raw_array(image.array, max_pixels), image_size), image.array.data
+    raise UserError("the request has no image: set image.encoded (PNG, JPEG or DICOM bytes) or image.array")
+
+
+def _raw_array(array: pb.RawArray, max_pixels: int) -> np.ndarray:
+    if array.dtype not in ARRAY_DTYPES:
+        raise UserError(f"image.array.dtype must be one of {', '.join(ARRAY_DTYPES)}, got '{array.dtype}'")
+    shape = tuple(array.shape)
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise UserError(f"image.array.shape must be HxW, HxWx1 or HxWx3 with positive sides, got {list(shape)}")
+    if shape[0] * shape[1] > max_pixels:
+        raise UserError(f"image of {shape[0]}x{shape[1]} pixels exceeds the limit of {max_pixels}")
+    dtype = ARRAY_DTYPES[array.dtype]
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(array.data) != expected:
+        raise UserError(f"image.array.data has {len(array.data)} bytes; shape {list(shape)} of {array.dtype} "
+                        f"needs {expected}")
+    return array_to_pixels(np.frombuffer(array.data, dtype=dtype).reshape(shape))
+
+
+def explain_settings(request: pb.ExplainRequest, num_classes: int) -> ExplainSettings:
+    unknown = [name for name in request.methods if name not in METHODS]
+    if unknown:
+        raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    methods = [name for name in METHODS if name in request.methods] if request.methods else list(METHODS)
+    target = request.target if request.HasField("target") else None
+    if target is not None and not 0 <= target < num_classes:
+        raise UserError(f"target must be a class index in [0, {num_classes - 1}], got {target}")
+    return ExplainSettings(methods=methods, target=target, ig=_ig(request.ig), lime=_lime(request.lime),
+                           fusion_weights=_weights(request.fusion_weights, methods),
+                           faithfulness=request.faithfulness, overlays=request.overlays)
+
+
+def _ig(settings: pb.IntegratedGradientsSettings) -> dict:
+    steps = settings.steps or DEFAULT_IG_STEPS
+    max_steps = settings.max_steps or steps
+    if not 1 <= steps <= max_steps <= MAX_IG_STEPS:
+        raise UserError(f"ig.steps and ig.max_steps must satisfy 1 <= steps <= max_steps <= {MAX_IG_STEPS}, "
+                        f"got {settings.steps} and {settings.max_steps}")
+    baseline = settings.baseline or "zero"
+    if baseline not in IG_BASELINES:
+        raise UserError(f"ig.baseline must be one of {', '.join(IG_BASELINES)}, got '{baseline}'")
+    return {"steps": steps, "max_steps": max_steps, "baseline": baseline}
+
+
+def _lime(settings: pb.LimeSettings) -> dict:
+    samples = settings.samples or DEFAULT_LIME_SAMPLES
+    low, high = LIME_SAMPLES_RANGE
+    if not low <= samples <= high:
+        raise UserError(f"lime.samples must be in [{low}, {high}], got {settings.samples}")
+    if settings.seed < 0:
+        raise UserError(f"lime.seed must be >= 0, got {settings.seed}")
+    segmentation = settings.segmentation or "quickshift"
+    if segmentation not in LIME_SEGMENTATIONS:
+        raise UserError(f"lime.segmentation must be one of {', '.join(LIME_SEGMENTATIONS)}, got '{segmentation}'")
+    return {"samples": samples, "seed": settings.seed, "segmentation": segmentation}
+
+
+def _weights(requested: dict[str, float], methods: list[str]) -> dict[str, float]:
+    """Fusion weights of the fused methods: the paper's by default, each requested one finite and >= 0."""
+    unknown = sorted(set(requested) - set(WEIGHTS))
+    if unknown:
+        raise UserError(f"fusion_weights has unknown method {unknown[0]!r}; choose from {', '.join(WEIGHTS)}")
+    weights = WEIGHTS | dict(requested)
+    if any(not np.isfinite(value) or value < 0 for value in weights.values()):
+        raise UserError(f"fusion weights must be finite and >= 0, got {dict(requested)}")
+    if "fusion" not in methods:
+        return {}
+    fused = {name: weights[name] for name in methods if name in WEIGHTS}
+    if not fused or sum(fused.values()) <= 0:
+        raise UserError("fusion needs at least one of gradcam, ig, lime with a positive weight")
+    return fused

@@ -1,0 +1,138 @@
+"""`medxai serve` (the explain service), `medxai stack up/down` (local Triton + service) and
+`medxai bench service` (loopback load test). Every `serve` option can also be set by environment variable."""
+
+import json
+import signal
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
+    stack_app = typer.Typer(help="A local Triton plus the explain service, for a laptop or a demo.",
+                            no_args_is_help=True)
+    app.add_typer(stack_app, name="stack")
+
+    @app.command("serve")
+    def serve(
+        checkpoint: Path = typer.Option(..., envvar="MEDXAI_CHECKPOINT",
+                                        help="Checkpoint of the model Triton serves (gradient maps run on it)."),
+        triton_url: str = typer.Option(..., envvar="MEDXAI_TRITON_URL", help="Triton's gRPC address HOST:PORT."),
+        model: str = typer.Option(..., envvar="MEDXAI_MODEL", help="Model name in Triton."),
+        port: int = typer.Option(50051, envvar="MEDXAI_PORT"),
+        metrics_port: int = typer.Option(9100, envvar="MEDXAI_METRICS_PORT", help="Prometheus /metrics port."),
+        address: str = typer.Option("0.0.0.0", envvar="MEDXAI_ADDRESS", help="Address to listen on."),
+        audit_log: Path = typer.Option(Path("audit.jsonl"), envvar="MEDXAI_AUDIT_LOG",
+                                       help="Append-only JSON lines, one per request."),
+        tls_cert: Path = typer.Option(None, envvar="MEDXAI_TLS_CERT", help="PEM certificate (enables TLS)."),
+        tls_key: Path = typer.Option(None, envvar="MEDXAI_TLS_KEY", help="PEM private key."),
+        tls_client_ca: Path = typer.Option(None, envvar="MEDXAI_TLS_CLIENT_CA",
+                                           help="CA that signs client certificates (enables mutual TLS)."),
+        token_file: Path = typer.Option(None, envvar="MEDXAI_TOKEN_FILE",
+                                        help="Bearer tokens, one per line; default: $MEDXAI_SERVICE_TOKENS "
+                                             "(comma-separated); none: no token needed."),
+        max_concurrent: int = typer.Option(8, envvar="MEDXAI_MAX_CONCURRENT",
+                                           help="Requests worked on at once; more get RESOURCE_EXHAUSTED."),
+        max_message_mb: int = typer.Option(32, envvar="MEDXAI_MAX_MESSAGE_MB"),
+        max_pixels: int = typer.Option(4096 * 4096, envvar="MEDXAI_MAX_PIXELS",
+                                       help="Larger images are refused (decompression bombs)."),
+        triton_timeout_s: float = typer.Option(10.0, envvar="MEDXAI_TRITON_TIMEOUT_S"),
+        bf16: bool = typer.Option(False, envvar="MEDXAI_BF16", help="bf16 autocast for Grad-CAM and IG "
+                                                                    "(fast on AMX CPUs; maps then differ slightly "
+                                                                    "from the fp32 model served)."),
+    ) -> None:
+        """Serve Predict, Explain, ExplainStream and ListModels over gRPC until SIGTERM or Ctrl-C.
+
+        Example: medxai serve --checkpoint runs/demo/best.pt --triton-url 127.0.0.1:8001 --model chest_xray --port 50051
+        """
+        from explain_service.auth import load_tokens
+        from explain_service.server import ExplainServer, ServiceConfig
+        config = ServiceConfig(checkpoint=checkpoint, triton_url=triton_url, model=model, port=port,
+                               metrics_port=metrics_port, address=address, audit_log=audit_log, tls_cert=tls_cert,
+                               tls_key=tls_key, tls_client_ca=tls_client_ca, tokens=load_tokens(token_file),
+                               max_concurrent=max_concurrent, max_message_mb=max_message_mb, max_pixels=max_pixels,
+                               triton_timeout_s=triton_timeout_s, bf16=bf16)
+        server = ExplainServer(config).start()
+        signal.signal(signal.SIGTERM, lambda signum, frame: server.stop())
+        typer.echo(f"explain service on {address}:{server.port} ({'TLS' if tls_cert else 'plaintext'}, "
+                   f"{'token required' if config.tokens else 'no token'}); metrics on :{metrics_port}; "
+                   f"audit {audit_log}")
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.stop()
+
+    @app.command("request")
+    def request(
+        image: Path = typer.Option(..., help="PNG, JPEG or DICOM file to explain."),
+        out: Path = typer.Option(..., help="Folder for <method>.npy, <method>.png and response.json."),
+        address: str = typer.Option("127.0.0.1:50051", envvar="MEDXAI_SERVICE", help="The explain service."),
+        methods: str = typer.Option("gradcam,ig,lime,fusion", help="Comma-separated: gradcam, ig, lime, fusion."),
+        token_file: Path = typer.Option(None, help="File holding a bearer token."),
+        tls_ca: Path = typer.Option(None, help="CA certificate of a TLS service."),
+    ) -> None:
+        """Ask the explain service for an image's explanation; maps are saved as they stream in.
+
+        Example: medxai request --image scan.png --out explained --address 127.0.0.1:50051
+        """
+        import grpc
+        from explain_service.client import explain_to_folder
+        from medxai.errors import UserError
+        for path in (image, token_file, tls_ca):
+            if path is not None and not path.is_file():
+                raise UserError(f"file not found: {path}")
+        token = token_file.read_text().strip() if token_file else None
+        try:
+            summary = explain_to_folder(address, image, out, [m.strip() for m in methods.split(",") if m.strip()],
+                                        token, tls_ca, log=typer.echo)
+        except grpc.RpcError as exc:
+            raise UserError(f"{address} answered {exc.code().name}: {exc.details()}") from None
+        typer.echo(json.dumps({k: summary[k] for k in ("request_id", "predicted", "prediction")}
+                              | {"response": str(out / "response.json")}))
+
+    @stack_app.command("up")
+    def stack_up(
+        workdir: Path = typer.Option(Path("demo"), help="Folder with run/best.pt (from medxai demo); the repository, "
+                                                        "logs, audit trail and stack.json go here."),
+        checkpoint: Path = typer.Option(None, help="Checkpoint to serve; default: WORKDIR/run/best.pt."),
+        model: str = typer.Option("medxai", help="Model name in Triton."),
+        port: int = typer.Option(50051), metrics_port: int = typer.Option(9100),
+        triton_http_port: int = typer.Option(8000), triton_grpc_port: int = typer.Option(8001),
+        triton_metrics_port: int = typer.Option(8002),
+        force: bool = typer.Option(False, help="Export even when the release gate refuses the model."),
+    ) -> None:
+        """Export the checkpoint if needed, start Triton and the explain service, wait until both are ready.
+
+        Example: medxai stack up --workdir demo
+        """
+        from explain_service.stack import StackPorts, stack_up as start
+        state = start(workdir, checkpoint, model, StackPorts(triton_http_port, triton_grpc_port, triton_metrics_port,
+                                                             port, metrics_port), force)
+        typer.echo(f"explain service: {state['service']['address']} (metrics {state['service']['metrics']})")
+        typer.echo(f"triton: gRPC {state['triton']['grpc']}, HTTP {state['triton']['http']} "
+                   f"(metrics {state['triton']['metrics']})")
+        typer.echo(f"stop with: medxai stack down --workdir {workdir}")
+
+    @stack_app.command("down")
+    def stack_down(workdir: Path = typer.Option(Path("demo"), help="The folder `stack up` used.")) -> None:
+        """Stop the explain service and Triton started by `medxai stack up`.
+
+        Example: medxai stack down --workdir demo
+        """
+        from explain_service.stack import stack_down as stop
+        stopped = stop(workdir)
+        typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+    @bench_app.command("service")
+    def bench_service(
+        checkpoint: Path = typer.Option(None, help="Checkpoint to serve; default: an untrained resnet18_attention "
+                                                   "at 64 px."),
+        clients: int = typer.Option(8, min=1, max=64, help="Concurrent clients."),
+        requests: int = typer.Option(50, min=1, max=1000, help="Requests per client."),
+    ) -> None:
+        """Loopback load on Triton + the service: clients x requests Explain calls (Grad-CAM + IG, 8 steps).
+
+        Example: medxai bench service --clients 8 --requests 50
+        """
+        from explain_service.bench import service_benchmark
+        typer.echo(json.dumps(service_benchmark(checkpoint, clients, requests, log=typer.echo)))

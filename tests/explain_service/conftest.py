@@ -1,0 +1,91 @@
+"""Real servers for the service tests: one tritonserver on the trained phantom model's exported repository,
+and explain services started on free ports (stopped at the end). Settings are small to keep runs short."""
+
+import csv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from PIL import Image
+
+from explain_service.protos import explain_pb2 as pb
+from explain_service.protos import explain_pb2_grpc as pb_grpc
+from explain_service.server import ExplainServer, ServiceConfig
+from medxai.triton_server import TritonServer, free_port
+
+MODEL = "phantom"
+MAX_PIXELS = 1_000_000
+SMALL = {"ig": pb.IntegratedGradientsSettings(steps=8), "lime": pb.LimeSettings(samples=100, seed=0)}
+"""IG with 8 steps and LIME with 100 samples: a few seconds per full explanation on 2 cores."""
+
+
+@pytest.fixture(scope="session")
+def repository(trained_checkpoint, tmp_path_factory) -> Path:
+    from export.release import export_checkpoint
+    folder = tmp_path_factory.mktemp("service-repository")
+    export_checkpoint(trained_checkpoint, folder, MODEL, target="cpu", enforce_gate=False, log=lambda line: None)
+    return folder
+
+
+def start_triton(repository: Path, log: Path, grpc_port: int | None = None) -> TritonServer:
+    return TritonServer(repository, http_port=free_port(), grpc_port=grpc_port or free_port(),
+                        metrics_port=free_port(), log_path=log).start()
+
+
+@pytest.fixture(scope="session")
+def triton(repository, tmp_path_factory) -> Iterator[TritonServer]:
+    server = start_triton(repository, tmp_path_factory.mktemp("triton") / "triton.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def make_service(trained_checkpoint, tmp_path_factory) -> Iterator[Callable[..., ExplainServer]]:
+    """`make_service(triton_url, **config)`: a started explain service on free ports."""
+    started: list[ExplainServer] = []
+
+    def make(triton_url: str, **overrides) -> ExplainServer:
+        settings = {"checkpoint": trained_checkpoint, "triton_url": triton_url, "model": MODEL, "port": free_port(),
+                    "metrics_port": free_port(), "address": "127.0.0.1", "max_pixels": MAX_PIXELS,
+                    "audit_log": tmp_path_factory.mktemp("audit") / "audit.jsonl"} | overrides
+        server = ExplainServer(ServiceConfig(**settings)).start()
+        started.append(server)
+        return server
+    yield make
+    for server in started:
+        server.stop(grace_s=1)
+
+
+@pytest.fixture(scope="session")
+def service(triton, make_service) -> ExplainServer:
+    return make_service(triton.grpc_url)
+
+
+def stub_for(server: ExplainServer) -> tuple[grpc.Channel, pb_grpc.ExplainServiceStub]:
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    return channel, pb_grpc.ExplainServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+def stub(service) -> Iterator[pb_grpc.ExplainServiceStub]:
+    channel, stub = stub_for(service)
+    yield stub
+    channel.close()
+
+
+@pytest.fixture(scope="session")
+def held_out(phantom_dir) -> list[tuple[bytes, np.ndarray, str]]:
+    """Held-out phantoms: PNG bytes, lesion mask (bool 64x64) and diagnosis."""
+    with open(phantom_dir / "labels.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
+    return [((phantom_dir / "images" / f"{row['image_id']}.png").read_bytes(),
+             np.asarray(Image.open(phantom_dir / "masks" / f"{row['image_id']}.png").convert("L")) > 0,
+             row["diagnosis"]) for row in rows]
+
+
+@pytest.fixture(scope="session")
+def lesion_image(held_out) -> bytes:
+    """A held-out phantom as PNG bytes."""
+    return held_out[0][0]
