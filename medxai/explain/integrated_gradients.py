@@ -30,7 +30,7 @@ def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, bas
     return attributions.detach().float().cpu(), gaps.cpu()
 
 
-def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, steps: int = 16, max_steps: int = 64,
+def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, steps: int = 8, max_steps: int = 64,
             tolerance: float = 0.05, baseline: str = "zero", method: str = "gausslegendre", bf16: bool = True,
             internal_batch_size: int = 64) -> Explanation:
     """Maps: attributions summed over colour channels, then `normalise`d. Raw output: attributions [N,3,H,W].

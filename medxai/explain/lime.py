@@ -71,7 +71,7 @@ def surrogate(rows: np.ndarray, probabilities: np.ndarray, target: int, seed: in
 
 
 def explain_image(predict: Predict, image: np.ndarray, target: int, segments: np.ndarray, max_samples: int = 1000,
-                  min_samples: int = 200, chunk: int = 100, convergence: float = 0.98,
+                  min_samples: int = 100, chunk: int = 50, convergence: float = 0.98,
                   seed: int = 0) -> tuple[np.ndarray, dict]:
     """Superpixel weights for one HxWx3 image; samples are added `chunk` at a time until the weights of two
     successive fits correlate >= `convergence` (after `min_samples`) or `max_samples` is reached."""
@@ -104,7 +104,7 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, predict: Predict | None = None,
             segmentation: str = "quickshift", segments: list[np.ndarray] | None = None, max_samples: int = 1000,
-            min_samples: int = 200, chunk: int = 100, convergence: float = 0.98, seed: int = 0,
+            min_samples: int = 100, chunk: int = 50, convergence: float = 0.98, seed: int = 0,
             bf16: bool = True) -> Explanation:
     """Maps: each pixel takes its superpixel's surrogate weight, then `normalise`. Raw output: per image
     (segments [H,W], weights [S]). `segments` may be given (one array per image) to share superpixels.
