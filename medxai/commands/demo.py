@@ -1,4 +1,5 @@
-"""`medxai demo`: the main job end to end on the embedded default (phantom data), with a report at the end."""
+"""`medxai demo`: the main job end to end on the embedded default (phantom data): train, evaluate, explain,
+export, serve on a local Triton with the explain service, ask it for one explanation, report."""
 
 import json
 import time
@@ -11,16 +12,21 @@ from rich.console import Console
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        workdir: Path = typer.Option(Path("demo"), help="Folder for data, run, evaluation and report."),
+        workdir: Path = typer.Option(Path("demo"), help="Folder for data, run, evaluation, maps, serving and report."),
         model: str = typer.Option("resnet18_attention", help="Architecture (resnet50_attention for the paper's)."),
         image_size: int = typer.Option(96), epochs: int = typer.Option(20), n: int = typer.Option(300),
         alpha_exp: float = typer.Option(0.2, help="Weight of the explanation-consistency loss."),
+        explained_images: int = typer.Option(16, help="Held-out images whose explanations are scored."),
+        serve: bool = typer.Option(True, help="Export, start Triton + the explain service, send one request."),
     ) -> None:
-        """Phantoms -> training with L_cls + alpha L_exp -> evaluation on the held-out split -> report.
+        """Phantoms -> training with L_cls + alpha L_exp -> held-out evaluation (with explanation quality) ->
+        explanation of one held-out image -> export -> Triton + explain service -> one streamed request -> report.
 
         Example: medxai demo --workdir demo
         """
+        from medxai.data import load_dataset
         from medxai.data.phantoms import make_phantoms
+        from medxai.explain.report import explain_file
         from training.evaluate import evaluate
         from training.trainer import TrainConfig, train
 
@@ -36,14 +42,50 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         step("train")
         train(TrainConfig(data=str(data), out=str(workdir / "run"), model=model, image_size=image_size,
                           epochs=epochs, lr=1e-3, alpha_exp=alpha_exp))
+        checkpoint = workdir / "run" / "best.pt"
         step("evaluate")
-        metrics = evaluate(workdir / "run" / "best.pt", data, workdir / "evaluation", split="test")
+        metrics = evaluate(checkpoint, data, workdir / "evaluation", split="test", max_explained=explained_images)
+        step("explain")
+        image = next(record.source for record in load_dataset(data).records if record.split == "test")
+        explained = explain_file(checkpoint, image, workdir / "explained", ["gradcam", "ig", "lime", "fusion"])
+        served = None
+        if serve:
+            step("export + serve + request")
+            served = _serve_and_ask(workdir, image, console)
         timings["end"] = time.perf_counter()
         names = list(timings)
         seconds = {name: round(timings[after] - timings[name], 1) for name, after in zip(names, names[1:])}
-        report = {"data": str(data), "checkpoint": str(workdir / "run" / "best.pt"),
+        report = {"data": str(data), "checkpoint": str(checkpoint),
                   "held_out": {k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")},
-                  "explanations": metrics.get("explanations", {}), "seconds": seconds}
+                  "explanations": metrics.get("explanations", {}),
+                  "explained_image": {"image": str(image), "prediction": explained["prediction"]["class"],
+                                      "maps": str(workdir / "explained"),
+                                      "seconds": {k: m["seconds"] for k, m in explained["methods"].items()}},
+                  "served": served, "seconds": seconds}
         (workdir / "report.json").write_text(json.dumps(report, indent=2))
         console.print_json(json.dumps(report))
-        console.print(f"report: {workdir / 'report.json'}; evaluation: {workdir / 'evaluation' / 'metrics.json'}")
+        console.print(f"report: {workdir / 'report.json'}; evaluation: {workdir / 'evaluation' / 'metrics.json'}; "
+                      f"maps: {workdir / 'explained'}")
+        if serve:
+            console.print(f"serve it again with: medxai stack up --workdir {workdir}")
+
+
+def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
+    """Export to a Triton repository, start Triton and the explain service on free ports, stream one
+    explanation through them, stop both; returns what came back."""
+    from explain_service.client import explain_to_folder
+    from explain_service.stack import StackPorts, stack_down, stack_up
+    from medxai.triton_server import free_port
+
+    ports = StackPorts(*(free_port() for _ in range(5)))
+    state = stack_up(workdir, None, "medxai", ports)
+    try:
+        console.print(f"Triton on {state['triton']['grpc']}, explain service on {state['service']['address']}")
+        summary = explain_to_folder(state["service"]["address"], Path(image), workdir / "served",
+                                    ["gradcam", "ig", "lime", "fusion"], log=console.print)
+    finally:
+        stack_down(workdir)
+    return {"request_id": summary["request_id"], "prediction": summary["predicted"], "model": summary["model"],
+            "maps": str(workdir / "served"), "received_after_s": {m["method"]: m["received_after_s"]
+                                                                   for m in summary["maps"]},
+            "repository": state["repository"], "audit_log": state["audit_log"]}
