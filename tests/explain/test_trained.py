@@ -87,6 +87,16 @@ def test_explain_command_user_errors(trained_checkpoint, phantom_dir, tmp_path, 
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
+def test_bench_explain_compares_both_pipelines_on_the_same_superpixels(trained_checkpoint):
+    from medxai.explain.bench import bench_explain
+    result = bench_explain(trained_checkpoint)
+    assert result["same_superpixels"]
+    assert result["speedup"] == pytest.approx(result["naive_total_s"] / result["ours_total_s"], rel=0.01)
+    assert result["spearman_gradcam"] >= 0.9  # the same Grad-CAM, bf16 against fp32
+    assert {"spearman_ig", "spearman_lime", "ig_completeness_gap", "lime_samples"} <= set(result)
+
+
 @pytest.mark.parametrize("command", [["explain"], ["bench", "explain"]])
 def test_explain_commands_have_help_with_an_example(command):
     result = medxai(*command, "--help")
