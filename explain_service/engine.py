@@ -138,8 +138,8 @@ class Engine:
                 result = lime.explain(self.model, images, targets, predict=self._lime_predict(version, alive),
                                       segmentation=settings.lime["segmentation"],
                                       max_samples=settings.lime["samples"],
-                                      min_samples=min(200, settings.lime["samples"]),
-                                      chunk=min(100, settings.lime["samples"]), seed=settings.lime["seed"])
+                                      min_samples=min(100, settings.lime["samples"]),
+                                      chunk=min(50, settings.lime["samples"]), seed=settings.lime["seed"])
             else:
                 with self._torch_lock:
                     alive()
