@@ -71,18 +71,16 @@ def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
                       log: Callable[[str], None] = print) -> dict:
     """Export (or make an untrained resnet18_attention at 64 px), serve with Triton and the service on loopback,
     warm up, then run the load; returns requests, errors, latency percentiles and RSS growth."""
+    from export.bench import untrained_checkpoint
     from export.release import export_checkpoint
     from export.samples import sample_pixels
-    from medxai.checkpoint import CheckpointInfo, read_checkpoint_info, save_checkpoint
-    from medxai.models import build_model
+    from medxai.checkpoint import read_checkpoint_info
 
     with tempfile.TemporaryDirectory(prefix="medxai-bench-service-") as folder:
         folder = Path(folder)
         if checkpoint is None:
             torch.manual_seed(0)
-            checkpoint = save_checkpoint(folder / "untrained.pt", build_model("resnet18_attention", 2), CheckpointInfo(
-                architecture="resnet18_attention", architecture_args={}, class_names=["negative", "positive"],
-                multi_label=False, image_size=64, mean=[0.5] * 3, std=[0.25] * 3))
+            checkpoint = untrained_checkpoint(folder / "untrained.pt", "resnet18_attention", 64)
         info = read_checkpoint_info(checkpoint)
         export_checkpoint(checkpoint, folder / "repository", "bench", target="cpu", enforce_gate=False, log=log)
         image = sample_pixels(info.image_size, count=1)[0].permute(1, 2, 0).numpy()
