@@ -73,6 +73,12 @@ def as_model_input(model: nn.Module, images: torch.Tensor, bf16: bool) -> torch.
     return images.contiguous(memory_format=torch.channels_last) if bf16 else images.contiguous()
 
 
+def predict_probabilities(model: nn.Module, images: torch.Tensor, bf16: bool = True) -> torch.Tensor:
+    """Probabilities [B,C] on the CPU, without gradients, in `fast_mode`."""
+    with torch.inference_mode(), fast_mode(model, bf16):
+        return model.probabilities(model(as_model_input(model, images, bf16)).float()).cpu()
+
+
 def class_scores(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The explained quantity: the target class's logit per image, in fp32."""
     return model(images).float().gather(1, targets.view(-1, 1)).squeeze(1)

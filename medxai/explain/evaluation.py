@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from medxai.explain.base import as_model_input, fast_mode
+from medxai.explain.base import predict_probabilities
 from medxai.explain.pipeline import METHOD_NAMES, run_methods
 from medxai.metrics import faithfulness, localisation
 
@@ -16,10 +16,7 @@ TARGET_SOURCES = ("label", "prediction")
 
 def model_predictor(model: nn.Module, bf16: bool = True) -> faithfulness.Predict:
     """Images [B,3,H,W] -> probabilities [B,C], without gradients."""
-    def predict(images: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), fast_mode(model, bf16):
-            return model.probabilities(model(as_model_input(model, images, bf16)).float()).cpu()
-    return predict
+    return lambda images: predict_probabilities(model, images, bf16)
 
 
 def localised_items(dataset: Dataset, max_images: int) -> list[dict]:

@@ -19,7 +19,7 @@ from skimage.segmentation import quickshift, slic
 from sklearn.metrics import pairwise_distances
 from torch import nn
 
-from medxai.explain.base import Explanation, as_model_input, fast_mode, model_device, normalise
+from medxai.explain.base import Explanation, fast_mode, model_device, normalise, predict_probabilities
 
 Predict = Callable[[np.ndarray], np.ndarray]
 SEGMENTATIONS = ("quickshift", "slic")
@@ -32,11 +32,8 @@ def torch_predictor(model: nn.Module, bf16: bool = True, batch_size: int | None 
 
     def predict(images: np.ndarray) -> np.ndarray:
         pixels = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).permute(0, 3, 1, 2)
-        out = []
-        with torch.inference_mode(), fast_mode(model, bf16):
-            for chunk in pixels.split(batch_size):
-                out.append(model.probabilities(model(as_model_input(model, chunk, bf16)).float()).cpu())
-        return torch.cat(out).numpy()
+        with fast_mode(model, bf16):  # one change of the weights' layout for all chunks
+            return torch.cat([predict_probabilities(model, chunk, bf16) for chunk in pixels.split(batch_size)]).numpy()
     return predict
 
 
