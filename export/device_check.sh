@@ -30,3 +30,4 @@ for dtype in (torch.float32, torch.bfloat16):
         print(f"forward resnet50_attention 224 {str(dtype)[6:]} batch {bs}: {s*1000:.2f} ms/batch, {bs/s:.0f} img/s")
 PY
 timeout 420 python3 -m medxai bench explain --device cuda --image-size 224 --model resnet50_attention 2>&1 | grep -v "it/s]" | tee $OUT/bench_explain_cuda.txt
+timeout 300 python3 -m medxai bench train --device cuda --steps 16 2>&1 | tee $OUT/bench_train_cuda.txt

@@ -84,10 +84,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         model: str = typer.Option("resnet50_attention"), image_size: int = typer.Option(224),
         batch_size: int = typer.Option(32, help="The trainer's default batch."),
         steps: int = typer.Option(8, help="Timed steps per setting."),
+        device: str = typer.Option("cpu", help="cpu, or cuda on a GPU machine."),
     ) -> None:
         """Training images/s for fp32 against bf16 autocast + channels_last on this machine.
 
         Example: medxai bench train --model resnet50_attention --image-size 224
         """
         from training.bench import bench_training
-        typer.echo(json.dumps(bench_training(model, image_size, batch_size, steps)))
+        typer.echo(json.dumps(bench_training(model, image_size, batch_size, steps, device)))
