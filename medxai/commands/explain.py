@@ -47,6 +47,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         seed: int = typer.Option(0, help="LIME seed, for both pipelines."),
         keep_checkpoint: Path = typer.Option(None, help="Copy the phantom-trained checkpoint here for reruns."),
         device: str = typer.Option("cpu", help="Where both pipelines run: cpu, or cuda on a GPU machine."),
+        images: int = typer.Option(1, min=1, help="Held-out phantoms compared (means reported when several)."),
+        lime_ceiling: bool = typer.Option(False, help="Rerun the naive LIME with another sampling seed: how well "
+                                                      "LIME agrees with itself."),
     ) -> None:
         """Naive pipeline (Captum fp32 50-step IG, LIME 1000 samples batch 10) against ours on one image.
 
@@ -65,4 +68,4 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                 checkpoint = phantom_model(model, image_size, Path(folder), train_images, epochs)
                 if keep_checkpoint is not None:
                     shutil.copyfile(checkpoint, keep_checkpoint)
-            typer.echo(json.dumps(run_bench(checkpoint, seed, device)))
+            typer.echo(json.dumps(run_bench(checkpoint, seed, device, images, lime_ceiling)))

@@ -2,6 +2,7 @@
 layers' weights does not explain the model. The maps before and after must differ (low rank correlation)."""
 
 import copy
+import math
 
 import numpy as np
 import torch
@@ -32,7 +33,8 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Spearman correlation of two maps' pixels; 0 when either map is constant (no ranking to agree with)."""
     if a.std() == 0 or b.std() == 0:
         return 0.0
-    return float(spearmanr(a.flatten().numpy(), b.flatten().numpy())[0])
+    correlation = float(spearmanr(a.flatten().numpy(), b.flatten().numpy())[0])
+    return 0.0 if math.isnan(correlation) else correlation
 
 
 def model_randomisation_check(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, method: str = "gradcam",
