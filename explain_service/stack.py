@@ -48,7 +48,8 @@ def ensure_exported(checkpoint: Path, repository: Path, model: str, force: bool)
     export_checkpoint(checkpoint, repository, model, target="cpu", enforce_gate=not force)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (ours or not)."""
     try:
         os.kill(pid, 0)
         return True
@@ -101,7 +102,7 @@ def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPor
     """Export if needed, start Triton, then the service; wait until both are ready; write and return the state."""
     workdir = workdir.resolve()
     state_path = workdir / STATE_FILE
-    if state_path.is_file() and any(_alive(entry["pid"]) for entry in json.loads(state_path.read_text()).values()
+    if state_path.is_file() and any(process_alive(entry["pid"]) for entry in json.loads(state_path.read_text()).values()
                                     if isinstance(entry, dict) and "pid" in entry):
         raise UserError(f"a stack is already running from {workdir}: run `medxai stack down --workdir {workdir}` first")
     checkpoint = (checkpoint or workdir / "run" / "best.pt").resolve()
@@ -137,7 +138,7 @@ def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPor
 
 def _stop(pid: int) -> None:
     """SIGTERM (both servers finish in-flight requests), SIGKILL after STOP_TIMEOUT_S."""
-    if not _alive(pid):
+    if not process_alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
@@ -146,7 +147,7 @@ def _stop(pid: int) -> None:
             if os.waitpid(pid, os.WNOHANG)[0] == pid:
                 return
         except ChildProcessError:  # not our child (a later `stack down`): poll instead
-            if not _alive(pid):
+            if not process_alive(pid):
                 return
         time.sleep(0.2)
     os.kill(pid, signal.SIGKILL)
@@ -160,7 +161,7 @@ def stack_down(workdir: Path) -> list[str]:
     state = json.loads(state_path.read_text())
     stopped = []
     for name in ("service", "triton"):
-        if _alive(state[name]["pid"]):
+        if process_alive(state[name]["pid"]):
             _stop(state[name]["pid"])
             stopped.append(f"{name} (pid {state[name]['pid']})")
     state_path.unlink()

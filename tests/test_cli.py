@@ -1,14 +1,10 @@
 """The command line as a user meets it: a real subprocess, exit codes, one clear line, no traceback."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-
-def medxai(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "medxai", *args], capture_output=True, text=True, timeout=300)
+from tests.cli import medxai
 
 
 @pytest.mark.parametrize("command", [["train"], ["evaluate"], ["predict"], ["data", "phantoms"], ["bench", "train"]])

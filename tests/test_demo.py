@@ -2,17 +2,16 @@
 local explanation, export, real Triton + the explain service, one streamed request), on fewer, smaller images."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+
+from tests.cli import medxai
 
 
 @pytest.mark.slow
 def test_demo_runs_everything_and_reports_it(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "medxai", "demo", "--workdir", str(tmp_path), "--n", "80",
-                             "--epochs", "2", "--image-size", "48", "--explained-images", "4"],
-                            capture_output=True, text=True, timeout=600)
+    result = medxai("demo", "--workdir", str(tmp_path), "--n", "80", "--epochs", "2", "--image-size", "48",
+                    "--explained-images", "4", timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert set(report["held_out"]) == {"accuracy", "auc", "precision", "recall", "f1"}

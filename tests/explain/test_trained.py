@@ -2,8 +2,6 @@
 and the `medxai explain` command as a user meets it."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from medxai.checkpoint import load_checkpoint
 from medxai.data import ImageDataset, load_dataset
 from medxai.explain.evaluation import evaluate_explanations
 from medxai.explain.sanity import model_randomisation_check
+from tests.cli import medxai
 
 METHODS = {"gradcam", "ig", "lime", "fusion", "centred_disc", "whole_image"}
 LIGHT = {"lime": {"max_samples": 200, "min_samples": 100}, "ig": {"max_steps": 16}}  # keeps the test short
@@ -54,10 +53,6 @@ def test_randomising_the_top_layers_changes_the_maps(trained_checkpoint, test_sp
     targets = torch.stack([test_split[i]["target"] for i in range(4)])
     result = model_randomisation_check(model, images, targets)
     assert result["passed"] and result["spearman"] < 0.5 and len(result["per_image"]) == 4
-
-
-def medxai(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "medxai", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow

@@ -1,21 +1,15 @@
 """`medxai stack up/down` with real processes, and the service commands as a user meets them."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from explain_service.stack import StackPorts, service_serving, stack_down, stack_up
+from explain_service.stack import StackPorts, process_alive, service_serving, stack_down, stack_up
 from medxai.triton_server import free_port
+from tests.cli import medxai
 from tests.explain_service.conftest import MODEL
-
-
-def medxai(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "medxai", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("command", [["serve"], ["request"], ["stack", "up"], ["stack", "down"],
@@ -37,14 +31,6 @@ def test_service_commands_have_help_with_an_example(command):
 def test_service_user_errors_exit_2_with_one_clear_line(args, message):
     result = medxai(*args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 @pytest.mark.slow
@@ -71,4 +57,4 @@ def test_stack_up_serves_a_request_and_stack_down_stops(repository, trained_chec
     finally:
         stopped = stack_down(tmp_path)
     assert len(stopped) == 2 and not (tmp_path / "stack.json").exists()
-    assert not alive(state["service"]["pid"]) and not alive(state["triton"]["pid"])
+    assert not process_alive(state["service"]["pid"]) and not process_alive(state["triton"]["pid"])

@@ -8,10 +8,7 @@ import sys
 import pytest
 
 from medxai.triton_server import free_port
-
-
-def medxai(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "medxai", *args], capture_output=True, text=True, timeout=300)
+from tests.cli import medxai
 
 
 @pytest.mark.parametrize("command", [["export"], ["triton", "serve"], ["bench", "serve"]])
