@@ -154,9 +154,8 @@ class TritonServer:
         deadline = time.monotonic() + self.startup_timeout_s
         url = f"http://{self.address}:{self.http_port}/v2/health/ready"
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                self._cleanup()
-                raise UserError(f"tritonserver exited with code {self._process.returncode} while starting: "
+            if self._exited(0):
+                raise UserError(f"tritonserver exited with code {self.stop()} while starting: "
                                 f"{self.last_error()} (log: {self.log_path})")
             try:
                 with urllib.request.urlopen(url, timeout=1) as response:
@@ -177,25 +176,41 @@ class TritonServer:
         return (causes or lines or ["no log output"])[-1].strip()
 
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.returncode is None and not self._exited(0)
 
     def wait(self) -> int:
-        """Block until the server exits by itself (foreground serving)."""
-        return self._process.wait()
+        """Block until the server exits by itself (foreground serving); then `stop` clears what it left."""
+        self._exited(None)
+        return self.stop()
 
     def stop(self) -> int:
-        """SIGTERM (Triton finishes in-flight requests, up to exit_timeout_s), then SIGKILL; returns the exit code."""
+        """SIGTERM (Triton finishes in-flight requests, up to exit_timeout_s), then SIGKILL; then whatever is left
+        of its process group: a tritonserver that was killed leaves its Python-backend stubs running. Returns the
+        exit code."""
         if self._process is None:
             return 0
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
+        if self._process.returncode is None:  # not reaped yet, so its pid (our group id) is still ours
+            if not self._exited(0):
+                self._process.send_signal(signal.SIGTERM)
+                if not self._exited(self.exit_timeout_s + 20):
+                    self._process.kill()
+            self._exited(None)
             try:
-                self._process.wait(timeout=self.exit_timeout_s + 20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # a clean shutdown stops the stubs itself
+            self._process.wait()
         self._cleanup()
         return self._process.returncode
+
+    def _exited(self, timeout_s: float | None) -> bool:
+        """Whether the server has exited within `timeout_s` (None: wait as long as it takes), without reaping it."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not os.waitid(os.P_PID, self._process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def _cleanup(self) -> None:
         """Remove the runtime folder, keeping it only when it holds the log."""
