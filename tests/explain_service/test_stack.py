@@ -8,15 +8,14 @@ import pytest
 
 from explain_service.stack import StackPorts, process_alive, service_serving, stack_down, stack_up
 from medxai.triton_server import free_port
-from tests.cli import medxai
+from tests.cli import assert_help_with_example, assert_user_error, medxai
 from tests.explain_service.conftest import MODEL
 
 
 @pytest.mark.parametrize("command", [["serve"], ["request"], ["stack", "up"], ["stack", "down"],
                                      ["bench", "service"]])
 def test_service_commands_have_help_with_an_example(command):
-    result = medxai(*command, "--help")
-    assert result.returncode == 0 and "Example: medxai" in result.stdout
+    assert_help_with_example(*command)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -29,8 +28,7 @@ def test_service_commands_have_help_with_an_example(command):
     (["request", "--image", "/nonexistent.png", "--out", "x"], "file not found: /nonexistent.png"),
 ])
 def test_service_user_errors_exit_2_with_one_clear_line(args, message):
-    result = medxai(*args)
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert_user_error(medxai(*args), message)
 
 
 @pytest.mark.slow

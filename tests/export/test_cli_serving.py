@@ -8,14 +8,12 @@ import sys
 import pytest
 
 from medxai.triton_server import free_port
-from tests.cli import medxai
+from tests.cli import assert_help_with_example, assert_user_error, medxai
 
 
 @pytest.mark.parametrize("command", [["export"], ["triton", "serve"], ["bench", "serve"]])
 def test_every_serving_command_has_help_with_an_example(command):
-    result = medxai(*command, "--help")
-    assert result.returncode == 0
-    assert "Example: medxai" in result.stdout
+    assert_help_with_example(*command)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -25,10 +23,7 @@ def test_every_serving_command_has_help_with_an_example(command):
     (["bench", "serve", "--concurrency", "1,x"], "--concurrency must be comma-separated integers"),
 ])
 def test_user_errors_exit_2_with_one_clear_line(args, message):
-    result = medxai(*args)
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_user_error(medxai(*args), message)
 
 
 def test_export_prints_parity_and_a_json_summary(make_checkpoint, tmp_path):
