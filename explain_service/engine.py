@@ -43,11 +43,12 @@ class Engine:
     """One checkpoint, one Triton model; thread-safe (gradient methods share the model under a lock)."""
 
     def __init__(self, checkpoint: str | Path, triton_url: str, model_name: str, triton_timeout_s: float = 10.0,
-                 bf16: bool = False):
+                 precision: str = "auto", device: str = "cpu"):
         self.model, self.info = load_checkpoint(checkpoint)
+        self.model.to(device)
         self.checkpoint_sha256 = checkpoint_sha256(checkpoint)
         self.triton_url, self.model_name, self.triton_timeout_s = triton_url, model_name, triton_timeout_s
-        self.bf16 = bf16
+        self.precision = precision
         self._torch_lock = threading.Lock()  # Captum hooks and fast_mode change the shared model
         self._client_lock = threading.Lock()
         self._clients: dict[str, TritonClient] = {}  # by version ("" = newest): the client fixes its version
@@ -55,7 +56,7 @@ class Engine:
         generator = torch.Generator().manual_seed(0)
         self._probe = torch.rand(2, 3, self.info.image_size, self.info.image_size, generator=generator)
         with torch.no_grad():
-            self._probe_expected = self.model.probabilities(self.model(self._probe)).numpy()
+            self._probe_expected = self.model.probabilities(self.model(self._probe.to(device))).cpu().numpy()
 
     # Triton -----------------------------------------------------------------------------------------------
 
@@ -150,10 +151,10 @@ class Engine:
     def _gradient_method(self, method: str, images: torch.Tensor, targets: torch.Tensor,
                          settings: ExplainSettings) -> Explanation:
         if method == "gradcam":
-            return gradcam.explain(self.model, images, targets, bf16=self.bf16)
+            return gradcam.explain(self.model, images, targets, precision=self.precision)
         return integrated_gradients.explain(self.model, images, targets, steps=settings.ig["steps"],
                                             max_steps=settings.ig["max_steps"], baseline=settings.ig["baseline"],
-                                            bf16=self.bf16)
+                                            precision="fp32")  # see medxai.explain.pipeline.FULL_PRECISION
 
     def _lime_predict(self, version: str, alive: Callable[[], None]) -> lime.Predict:
         def predict(batch: np.ndarray) -> np.ndarray:

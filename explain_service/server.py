@@ -54,7 +54,8 @@ class ServiceConfig:
     max_pixels: int = 4096 * 4096
     triton_timeout_s: float = 10.0
     retry_after_ms: int = 1000
-    bf16: bool = False
+    precision: str = "auto"
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -245,7 +246,8 @@ class ExplainServer:
 
     def __init__(self, config: ServiceConfig):
         self.config = config
-        self.engine = Engine(config.checkpoint, config.triton_url, config.model, config.triton_timeout_s, config.bf16)
+        self.engine = Engine(config.checkpoint, config.triton_url, config.model, config.triton_timeout_s,
+                             config.precision, config.device)
         self.audit = AuditLog(config.audit_log)
         self.metrics = ServiceMetrics()
         self.metrics.model.info({"name": config.model, "checkpoint_sha256": self.engine.checkpoint_sha256,

@@ -21,6 +21,7 @@ from export.release import export_checkpoint
 from export.samples import sample_pixels
 from medxai.checkpoint import CheckpointInfo, load_checkpoint, save_checkpoint
 from medxai.models import MedicalClassifier, build_model
+from medxai.precision import hardware
 from medxai.triton_client import TritonClient
 from medxai.triton_server import TritonServer, free_port
 
@@ -85,9 +86,9 @@ def untrained_checkpoint(path: Path, architecture: str, image_size: int) -> Path
 
 
 def serve_benchmark(checkpoint: Path | None, architecture: str, image_size: int, levels: Sequence[int],
-                    requests: int, bf16: bool, log: Callable[[str], None]) -> dict:
+                    requests: int, precision: str, log: Callable[[str], None]) -> dict:
     """Export `checkpoint` (or an untrained `architecture`) for the CPU target, serve it with Triton on
-    loopback, and measure Triton and the naive PyTorch loop at each concurrency."""
+    loopback, and measure Triton and the naive PyTorch loop (at `precision`) at each concurrency."""
     with tempfile.TemporaryDirectory(prefix="medxai-bench-") as folder:
         folder = Path(folder)
         checkpoint = checkpoint or untrained_checkpoint(folder / "untrained.pt", architecture, image_size)
@@ -96,14 +97,14 @@ def serve_benchmark(checkpoint: Path | None, architecture: str, image_size: int,
                           log=log)
         image = sample_pixels(info.image_size, count=1)
         settings = {"architecture": info.architecture, "image_size": info.image_size, "requests": requests,
-                    "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+                    "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    **hardware("cpu", precision)}
         log(f"settings: {json.dumps(settings)}")
         server = TritonServer(folder / "repository", http_port=free_port(), grpc_port=free_port(),
                               metrics_port=free_port(), log_path=folder / "triton.log")
         with server:
             results = run_levels("triton", triton_call(server.grpc_url, "bench", image.numpy()), levels, requests, log)
-        results |= run_levels("torch", naive_torch_call(model, image), levels, requests, log)
-        if bf16:
-            results |= run_levels("torch_bf16", naive_torch_call(model, image, bf16=True), levels, requests, log)
+        naive = naive_torch_call(model, image, bf16=settings["precision"] == "bf16")
+        results |= run_levels("torch", naive, levels, requests, log)
     ratios = {f"ratio_c{k}": round(results[f"triton_ips_c{k}"] / results[f"torch_ips_c{k}"], 2) for k in levels}
     return settings | results | ratios

@@ -12,6 +12,7 @@ from medxai.data import ImageDataset, load_dataset, read_image
 from medxai.data.dataset import to_model_input
 from medxai.errors import UserError
 from medxai.metrics.classification import classification_metrics, plot_roc
+from medxai.precision import hardware, use_bf16
 from training.trainer import autocast, predict_batches
 
 
@@ -25,7 +26,7 @@ def _records_for_split(spec, split: str | None):
 
 
 def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: str | None = None,
-             bf16: bool = True, batch_size: int = 32, explanations: bool = True, max_explained: int = 32) -> dict:
+             precision: str = "auto", batch_size: int = 32, explanations: bool = True, max_explained: int = 32) -> dict:
     """Write OUT/metrics.json (accuracy, auc, precision, recall, f1, per-class AUC, confusion matrix) and OUT/roc.png;
     with expert masks or boxes in the data, add `explanations.<method>` localisation and faithfulness scores."""
     model, info = load_checkpoint(checkpoint)
@@ -33,25 +34,28 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
     if spec.class_names != info.class_names:
         raise UserError(f"{data} has classes {spec.class_names}, the checkpoint was trained on {info.class_names}")
     dataset = ImageDataset(spec, info.image_size, cache=False)
+    bf16 = use_bf16(precision, "cpu")
     probabilities, targets, _ = predict_batches(model, DataLoader(dataset, batch_size=batch_size),
-                                                torch.device("cpu"), bf16, channels_last=True)
+                                                torch.device("cpu"), bf16, channels_last=bf16)
     metrics = classification_metrics(probabilities, targets, info.class_names, info.multi_label)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plot_roc(probabilities, targets, info.class_names, info.multi_label, out / "roc.png", f"{spec.name} ROC")
-    metrics.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "roc_png": str(out / "roc.png")})
+    metrics.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "roc_png": str(out / "roc.png"),
+                    "hardware": hardware("cpu", precision)})
     if explanations and spec.has_localisation():
         from medxai.explain.evaluation import evaluate_explanations
-        metrics["explanations"] = evaluate_explanations(model, dataset, max_images=max_explained)
+        metrics["explanations"] = evaluate_explanations(model, dataset, max_images=max_explained,
+                                                         precision=precision)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
-def predict(checkpoint: str | Path, images: list[str | Path], bf16: bool = True) -> list[dict]:
+def predict(checkpoint: str | Path, images: list[str | Path], precision: str = "auto") -> list[dict]:
     """Class probabilities for each image file (PNG, JPEG, DICOM, .npy)."""
     model, info = load_checkpoint(checkpoint)
     batch = torch.stack([to_model_input(read_image(path), info.image_size) for path in images])
-    with torch.inference_mode(), autocast(torch.device("cpu"), bf16):
+    with torch.inference_mode(), autocast(torch.device("cpu"), use_bf16(precision, "cpu")):
         probabilities = model.probabilities(model(batch).float()).numpy()
     results = []
     for path, row in zip(images, probabilities):

@@ -1,5 +1,5 @@
 """A quick phantom-trained model, for benchmarks that need maps that mean something (an untrained model's maps
-are noise): a few bf16 epochs on dermoscopy phantoms (colour cues: quick to learn), no L_exp."""
+are noise): a few epochs on dermoscopy phantoms (colour cues: quick to learn), no L_exp."""
 
 from pathlib import Path
 

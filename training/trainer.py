@@ -1,7 +1,8 @@
 """Training with k-fold cross-validation (seed paper §3.6) and the composite loss L = L_cls + alpha * L_exp (§3.8).
 
 Adam (0.9, 0.999), cosine annealing, early stopping on validation loss, best checkpoint by validation AUC,
-bf16 autocast + channels_last, DDP when launched by torchrun. A run folder holds the resolved config,
+bf16 autocast + channels_last where the hardware does bf16 natively (`medxai.precision`), DDP when launched
+by torchrun. A run folder holds the resolved config,
 per-fold histories (CSV + JSON), checkpoints, ROC curves and metrics.json; `RUN/best.pt` is the selected fold's.
 """
 
@@ -29,6 +30,7 @@ from medxai.data.records import DatasetSpec
 from medxai.errors import UserError
 from medxai.metrics.classification import classification_metrics, plot_roc
 from medxai.models import MedicalClassifier, build_model
+from medxai.precision import hardware, use_bf16
 from training import distributed
 from training.losses import ClassificationLoss, class_weights
 from training.splits import folds, training_pool
@@ -57,8 +59,8 @@ class TrainConfig:
     ig_steps: int = 8
     weighted_sampler: bool = False
     seed: int = 42
-    bf16: bool = True
-    channels_last: bool = True
+    precision: str = "auto"
+    channels_last: bool | None = None  # None: channels_last exactly when the precision resolves to bf16
     pretrained: str | None = None
     attention_stage: int = 3
     uncertainty: str = "ones"
@@ -125,7 +127,9 @@ class FoldTrainer:
                                  pretrained=config.pretrained, **config.architecture_args())
         self.model.set_normalization(mean, std)
         self.model.to(device)
-        if config.channels_last:
+        self.bf16 = use_bf16(config.precision, device)
+        self.channels_last = self.bf16 if config.channels_last is None else config.channels_last
+        if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.info = CheckpointInfo(config.model, config.architecture_args(), list(spec.class_names),
                                    spec.multi_label, config.image_size, mean, std, spec.fingerprint())
@@ -159,9 +163,9 @@ class FoldTrainer:
         cls_total, exp_values, seen = 0.0, [], 0
         for batch in self.train_loader:
             images, targets = batch["image"].to(self.device), batch["target"].to(self.device)
-            if self.config.channels_last:
+            if self.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            with autocast(self.device, self.config.bf16):
+            with autocast(self.device, self.bf16):
                 logits = self.network(images)
                 loss = self.loss_fn(logits, targets)
                 cls_total += loss.item() * len(images)
@@ -194,7 +198,7 @@ class FoldTrainer:
                 train_loss, exp_loss = self._train_epoch(progress, epoch)
                 train_seconds = time.perf_counter() - start
                 probabilities, targets, val_loss = predict_batches(
-                    self.model, self.val_loader, self.device, self.config.bf16, self.config.channels_last,
+                    self.model, self.val_loader, self.device, self.bf16, self.channels_last,
                     self.loss_fn)
                 metrics = classification_metrics(probabilities, targets, self.spec.class_names, self.spec.multi_label)
                 row = {"epoch": epoch + 1, "train_loss": train_loss, "exp_loss": exp_loss, "val_loss": val_loss,
@@ -264,7 +268,8 @@ def train(config: TrainConfig) -> dict:
     if distributed.is_main():
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps({**asdict(config), "device": str(device),
-                                                     "world_size": distributed.world_size()}, indent=2))
+                                                     "world_size": distributed.world_size(),
+                                                     "hardware": hardware(device, config.precision)}, indent=2))
     pool = training_pool(spec)
     results = []
     for fold, train_idx, val_idx in folds(spec, pool, config.folds, config.val_fraction, config.seed):

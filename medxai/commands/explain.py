@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from medxai.commands.options import precision_option
+
 
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("explain")
@@ -15,7 +17,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         methods: str = typer.Option("gradcam,ig,lime,fusion", help="Comma-separated: gradcam, ig, lime, fusion."),
         target: str = typer.Option(None, help="Class name to explain (default: the top prediction)."),
         seed: int = typer.Option(0, help="LIME sampling and segmentation seed."),
-        bf16: bool = typer.Option(True, help="bf16 autocast + channels_last (fast on AMX CPUs)."),
+        precision: str = precision_option(),
     ) -> None:
         """Explain one image: per-method maps (.npy), colour overlays (.png) and explanation.json.
 
@@ -32,7 +34,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             chosen = parse_methods(methods)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        report = explain_file(checkpoint, image, out, chosen, target, seed, bf16)
+        report = explain_file(checkpoint, image, out, chosen, target, seed, precision)
         typer.echo(json.dumps({"prediction": report["prediction"]["class"],
                                "seconds": {name: m["seconds"] for name, m in report["methods"].items()},
                                "explanation": str(out / "explanation.json")}))
@@ -50,6 +52,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         images: int = typer.Option(1, min=1, help="Held-out phantoms compared (means reported when several)."),
         lime_ceiling: bool = typer.Option(False, help="Rerun the naive LIME with another sampling seed: how well "
                                                       "LIME agrees with itself."),
+        precision: str = precision_option(),
     ) -> None:
         """Naive pipeline (Captum fp32 50-step IG, LIME 1000 samples batch 10) against ours on one image.
 
@@ -68,4 +71,4 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                 checkpoint = phantom_model(model, image_size, Path(folder), train_images, epochs)
                 if keep_checkpoint is not None:
                     shutil.copyfile(checkpoint, keep_checkpoint)
-            typer.echo(json.dumps(run_bench(checkpoint, seed, device, images, lime_ceiling)))
+            typer.echo(json.dumps(run_bench(checkpoint, seed, device, images, lime_ceiling, precision)))

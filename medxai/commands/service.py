@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from medxai.commands.options import precision_option
+
 
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
     stack_app = typer.Typer(help="A local Triton plus the explain service, for a laptop or a demo.",
@@ -37,9 +39,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         max_pixels: int = typer.Option(4096 * 4096, envvar="MEDXAI_MAX_PIXELS",
                                        help="Larger images are refused (decompression bombs)."),
         triton_timeout_s: float = typer.Option(10.0, envvar="MEDXAI_TRITON_TIMEOUT_S"),
-        bf16: bool = typer.Option(False, envvar="MEDXAI_BF16", help="bf16 autocast for Grad-CAM and IG "
-                                                                    "(fast on AMX CPUs; maps then differ slightly "
-                                                                    "from the fp32 model served)."),
+        precision: str = precision_option(),
+        device: str = typer.Option("cpu", envvar="MEDXAI_DEVICE", help="Where Grad-CAM and IG run: cpu or cuda."),
     ) -> None:
         """Serve Predict, Explain, ExplainStream and ListModels over gRPC until SIGTERM or Ctrl-C.
 
@@ -51,7 +52,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                metrics_port=metrics_port, address=address, audit_log=audit_log, tls_cert=tls_cert,
                                tls_key=tls_key, tls_client_ca=tls_client_ca, tokens=load_tokens(token_file),
                                max_concurrent=max_concurrent, max_message_mb=max_message_mb, max_pixels=max_pixels,
-                               triton_timeout_s=triton_timeout_s, bf16=bf16)
+                               triton_timeout_s=triton_timeout_s, precision=precision,
+                               device=device)
         server = ExplainServer(config).start()
         signal.signal(signal.SIGTERM, lambda signum, frame: server.stop())
         typer.echo(f"explain service on {address}:{server.port} ({'TLS' if tls_cert else 'plaintext'}, "

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from medxai.commands.options import precision_option
+
 
 def _interrupt(signum: int, frame) -> None:
     raise KeyboardInterrupt
@@ -83,7 +85,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         image_size: int = typer.Option(224, help="Image size when no checkpoint is given."),
         concurrency: str = typer.Option("1,8,32", help="Comma-separated client concurrencies."),
         requests: int = typer.Option(64, help="Requests (one image each) per concurrency level."),
-        bf16: bool = typer.Option(False, help="Also time the naive PyTorch loop under bf16 autocast."),
+        precision: str = precision_option(),
     ) -> None:
         """Images/s and p50/p95/p99 latency: Triton with dynamic batching vs a naive one-at-a-time PyTorch loop.
 
@@ -95,5 +97,5 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             levels = [int(level) for level in concurrency.split(",")]
         except ValueError:
             raise UserError(f"--concurrency must be comma-separated integers, got '{concurrency}'") from None
-        result = serve_benchmark(checkpoint, model, image_size, levels, requests, bf16, log=typer.echo)
+        result = serve_benchmark(checkpoint, model, image_size, levels, requests, precision, log=typer.echo)
         typer.echo(json.dumps(result))

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from medxai.commands.options import precision_option
+
 
 def _existing(path: Path, what: str) -> Path:
     from medxai.errors import UserError
@@ -26,8 +28,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         exp_images: int = typer.Option(4, help="Images per batch that L_exp is computed on."),
         exp_every: int = typer.Option(8, help="Compute L_exp every k-th step (8: about 2x a plain step on average)."),
         batch_size: int = typer.Option(32), lr: float = typer.Option(1e-4), patience: int = typer.Option(10),
-        seed: int = typer.Option(42), bf16: bool = typer.Option(True, help="bf16 autocast."),
-        channels_last: bool = typer.Option(True), weighted_sampler: bool = typer.Option(False),
+        seed: int = typer.Option(42), precision: str = precision_option(),
+        channels_last: bool = typer.Option(None, help="Default: on exactly when the precision is bf16."),
+        weighted_sampler: bool = typer.Option(False),
         pretrained: str = typer.Option(None, help="ImageNet weights file, or 'imagenet' for torch's hub cache."),
         attention_stage: int = typer.Option(3, help="Residual stage followed by the attention module."),
         uncertainty: str = typer.Option("ones", help="CheXpert uncertain labels: ones, zeros or ignore."),
@@ -41,7 +44,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         metrics = run_training(TrainConfig(
             data=str(data), out=str(out), model=model, image_size=image_size, epochs=epochs, folds=folds,
             alpha_exp=alpha_exp, exp_images=exp_images, exp_every=exp_every, batch_size=batch_size, lr=lr,
-            patience=patience, seed=seed, bf16=bf16, channels_last=channels_last, weighted_sampler=weighted_sampler,
+            patience=patience, seed=seed, precision=precision, channels_last=channels_last, weighted_sampler=weighted_sampler,
             pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty))
         from training import distributed
         if distributed.rank() == 0:
@@ -56,6 +59,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
         explanations: bool = typer.Option(True, help="Score explanations when the data has masks or boxes."),
         max_explained: int = typer.Option(32, help="Images whose explanations are scored."),
+        precision: str = precision_option(),
     ) -> None:
         """Diagnostic metrics (and explanation quality where masks exist) of a checkpoint on data.
 
@@ -63,7 +67,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         """
         from training.evaluate import evaluate as run_evaluation
         metrics = run_evaluation(_existing(checkpoint, "checkpoint"), _existing(data, "data"), out, split,
-                                 explanations=explanations, max_explained=max_explained)
+                                 explanations=explanations, max_explained=max_explained,
+                                 precision=precision)
         typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")}
                               | {"metrics": str(out / "metrics.json")}))
 
@@ -71,13 +76,14 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     def predict(
         images: list[Path] = typer.Argument(..., help="PNG, JPEG, DICOM or .npy files."),
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint."),
+        precision: str = precision_option(),
     ) -> None:
         """Print class probabilities for each image as JSON.
 
         Example: medxai predict --checkpoint runs/demo/best.pt scan1.png scan2.dcm
         """
         from training.evaluate import predict as run_prediction
-        typer.echo(json.dumps(run_prediction(_existing(checkpoint, "checkpoint"), images), indent=2))
+        typer.echo(json.dumps(run_prediction(_existing(checkpoint, "checkpoint"), images, precision), indent=2))
 
     @bench_app.command("train")
     def bench_train(
@@ -85,10 +91,12 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         batch_size: int = typer.Option(32, help="The trainer's default batch."),
         steps: int = typer.Option(8, help="Timed steps per setting."),
         device: str = typer.Option("cpu", help="cpu, or cuda on a GPU machine."),
+        precision: str = precision_option(),
     ) -> None:
-        """Training images/s for fp32 against bf16 autocast + channels_last on this machine.
+        """Training images/s for fp32 against bf16 autocast + channels_last on this machine, and the composite
+        loss's cost at the precision `--precision` resolves to.
 
         Example: medxai bench train --model resnet50_attention --image-size 224
         """
         from training.bench import bench_training
-        typer.echo(json.dumps(bench_training(model, image_size, batch_size, steps, device)))
+        typer.echo(json.dumps(bench_training(model, image_size, batch_size, steps, device, precision)))

@@ -25,6 +25,7 @@ from medxai.explain.base import model_device
 from medxai.explain.evaluation import model_predictor
 from medxai.explain.pipeline import run_methods
 from medxai.explain.sanity import rank_correlation
+from medxai.precision import hardware
 
 console = Console(stderr=True)
 
@@ -86,22 +87,18 @@ def naive_pipeline(model: nn.Module, image: torch.Tensor, target: int, seed: int
     return {"maps": maps, "seconds": seconds, "segments": segments}
 
 
-def device_name(device: torch.device) -> str:
-    """'cpu' or the GPU's product name, for the bench record."""
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+def warm_up(model: nn.Module, image: torch.Tensor, precision: str) -> None:
+    """One fp32 pass and one at `precision`, so one-time kernel set-up is not timed in either pipeline."""
+    for chosen in ("fp32", precision):
+        model_predictor(model, chosen)(image.repeat(2, 1, 1, 1))
 
 
-def warm_up(model: nn.Module, image: torch.Tensor) -> None:
-    """One fp32 and one bf16 pass, so one-time kernel set-up is not timed in either pipeline."""
-    for bf16 in (False, True):
-        model_predictor(model, bf16)(image.repeat(2, 1, 1, 1))
-
-
-def compare(model: nn.Module, image: torch.Tensor, target: int, seed: int, lime_ceiling: bool) -> dict:
+def compare(model: nn.Module, image: torch.Tensor, target: int, seed: int, lime_ceiling: bool,
+            precision: str = "auto") -> dict:
     """Both pipelines on one image: seconds, Spearman per method, IG's gap, LIME's samples (and its ceiling)."""
     naive = naive_pipeline(model, image, target, seed)
     ours = run_methods(model, image, torch.tensor([target]), ["gradcam", "ig", "lime", "fusion"],
-                       options={"lime": {"seed": seed}})
+                       options={"lime": {"seed": seed}}, precision=precision)
     ig, lime = ours["ig"].diagnostics[0], ours["lime"].diagnostics[0]
     row = {"naive_seconds": {name: round(value, 3) for name, value in naive["seconds"].items()},
            "ours_seconds": {name: round(ours[name].seconds, 3) for name in ("gradcam", "ig", "lime")},
@@ -125,7 +122,7 @@ def compare(model: nn.Module, image: torch.Tensor, target: int, seed: int, lime_
 
 
 def bench_explain(checkpoint: str | Path, seed: int = 0, device: str = "cpu", images: int = 1,
-                  lime_ceiling: bool = False) -> dict:
+                  lime_ceiling: bool = False, precision: str = "auto") -> dict:
     """Both pipelines on `images` held-out dermoscopy phantoms (those the model, trained on such phantoms by
     `training.quick`, gets right first), on `device`. One image: its figures. Several: mean seconds and
     Spearman, the speed-up of the summed times, the largest IG gap, and each image's row under `per_image`."""
@@ -135,10 +132,10 @@ def bench_explain(checkpoint: str | Path, seed: int = 0, device: str = "cpu", im
         data = make_phantoms(Path(name) / "phantoms", kind="dermoscopy", n=max(20, 5 * images), size=info.image_size,
                              seed=1)
         chosen = test_images(model, data, info.image_size, images)
-    warm_up(model, chosen[0][0])
-    rows = [compare(model, image, target, seed, lime_ceiling) for image, target in chosen]
-    summary = {"model": info.architecture, "image_size": info.image_size, "device": device_name(model_device(model)),
-               "threads": torch.get_num_threads(),
+    warm_up(model, chosen[0][0], precision)
+    rows = [compare(model, image, target, seed, lime_ceiling, precision) for image, target in chosen]
+    summary = {"model": info.architecture, "image_size": info.image_size,
+               "threads": torch.get_num_threads(), **hardware(model_device(model), precision),
                "model_validation_accuracy": info.metrics.get("validation", {}).get("accuracy"), "images": len(rows)}
     if len(rows) == 1:
         return summary | rows[0] | {"speedup": round(rows[0]["naive_total_s"] / rows[0]["ours_total_s"], 2)}

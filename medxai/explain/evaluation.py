@@ -14,9 +14,9 @@ from medxai.metrics import faithfulness, localisation
 TARGET_SOURCES = ("label", "prediction")
 
 
-def model_predictor(model: nn.Module, bf16: bool = True) -> faithfulness.Predict:
+def model_predictor(model: nn.Module, precision: str = "auto") -> faithfulness.Predict:
     """Images [B,3,H,W] -> probabilities [B,C], without gradients."""
-    return lambda images: predict_probabilities(model, images, bf16)
+    return lambda images: predict_probabilities(model, images, precision)
 
 
 def localised_items(dataset: Dataset, max_images: int) -> list[dict]:
@@ -32,14 +32,14 @@ def localised_items(dataset: Dataset, max_images: int) -> list[dict]:
 
 
 def explained_classes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets_from: str,
-                      bf16: bool) -> torch.Tensor:
+                      precision: str) -> torch.Tensor:
     """The class to explain per image: the label (multi-label: the most probable positive finding) or the
     model's top prediction."""
     if targets_from not in TARGET_SOURCES:
         raise ValueError(f"targets_from must be one of {TARGET_SOURCES}, got '{targets_from}'")
     if targets_from == "label" and labels.dim() == 1:
         return labels.long()
-    scores = model_predictor(model, bf16)(images)
+    scores = model_predictor(model, precision)(images)
     if targets_from == "label":
         scores = torch.where(labels > 0.5, scores, scores - 2)  # positives first, probability decides among them
     return scores.argmax(dim=1)
@@ -59,7 +59,7 @@ def score_maps(predict: faithfulness.Predict, images: torch.Tensor, maps: torch.
 
 
 def evaluate_explanations(model: nn.Module, dataset: Dataset, targets_from: str = "label", max_images: int = 32,
-                          bf16: bool = True, substitute: str = "blur", steps: int = 32,
+                          precision: str = "auto", substitute: str = "blur", steps: int = 32,
                           options: dict[str, dict] | None = None) -> dict:
     """{method: {iou, iou_at_threshold, pointing_game, energy_in_mask, deletion_auc, insertion_auc, images}}
     for gradcam, ig, lime, fusion, centred_disc and whole_image, over up to `max_images` masked images;
@@ -69,12 +69,12 @@ def evaluate_explanations(model: nn.Module, dataset: Dataset, targets_from: str 
         return {}
     images = torch.stack([item["image"] for item in items])
     masks = torch.stack([item["mask"] for item in items])
-    targets = explained_classes(model, images, torch.stack([item["target"] for item in items]), targets_from, bf16)
-    explanations = run_methods(model, images, targets, list(METHOD_NAMES), options, bf16)
+    targets = explained_classes(model, images, torch.stack([item["target"] for item in items]), targets_from, precision)
+    explanations = run_methods(model, images, targets, list(METHOD_NAMES), options, precision)
     maps = {name: explanation.maps for name, explanation in explanations.items()}
     shape = tuple(images.shape[-2:])
     for name, baseline in (("centred_disc", localisation.centred_disc), ("whole_image", localisation.whole_image)):
         maps[name] = torch.from_numpy(baseline(shape)).float().expand(len(images), *shape)
-    predict = model_predictor(model, bf16)
+    predict = model_predictor(model, precision)
     return {name: score_maps(predict, images, method_maps, masks, targets, substitute, steps)
             for name, method_maps in maps.items()}

@@ -36,10 +36,10 @@ def fuse_explanations(parts: list[Explanation], weights: dict[str, float] | None
 
 
 def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, weights: dict[str, float] | None = None,
-            bf16: bool = True) -> Explanation:
+            precision: str = "auto") -> Explanation:
     """Grad-CAM, Integrated Gradients and LIME at their defaults, fused."""
     start = time.perf_counter()
-    parts = [module.explain(model, images, targets, bf16=bf16) for module in (gradcam, integrated_gradients, lime)]
+    parts = [module.explain(model, images, targets, precision=precision) for module in (gradcam, integrated_gradients, lime)]
     fused = fuse_explanations(parts, weights)
     fused.seconds = time.perf_counter() - start
     return fused

@@ -15,33 +15,33 @@ from medxai.explain.base import Explanation, as_model_input, fast_mode, model_de
 from medxai.metrics.faithfulness import substitute_images
 
 def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, baselines: torch.Tensor,
-              steps: int, method: str = "gausslegendre", bf16: bool = True,
+              steps: int, method: str = "gausslegendre", precision: str = "auto",
               internal_batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """Attributions [N,3,H,W] (fp32, on the CPU) and the relative completeness gap per image, in one Captum call."""
     targets = targets.to(model_device(model))
-    with fast_mode(model, bf16):
+    with fast_mode(model, precision):
         attributions, delta = IntegratedGradients(model).attribute(
-            as_model_input(model, images, bf16), baselines=as_model_input(model, baselines, bf16), target=targets,
+            as_model_input(model, images, precision), baselines=as_model_input(model, baselines, precision), target=targets,
             n_steps=steps, method=method, internal_batch_size=internal_batch_size, return_convergence_delta=True)
         with torch.no_grad():
-            difference = (model(as_model_input(model, images, bf16)) - model(as_model_input(model, baselines, bf16))).float()
+            difference = (model(as_model_input(model, images, precision)) - model(as_model_input(model, baselines, precision))).float()
     difference = difference.gather(1, targets.view(-1, 1)).squeeze(1)
     gaps = delta.detach().float().abs() / difference.abs().clamp_min(1e-6)
     return attributions.detach().float().cpu(), gaps.cpu()
 
 
 def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, steps: int = 8, max_steps: int = 64,
-            tolerance: float = 0.05, baseline: str = "zero", method: str = "gausslegendre", bf16: bool = True,
+            tolerance: float = 0.05, baseline: str = "zero", method: str = "gausslegendre", precision: str = "auto",
             internal_batch_size: int = 64) -> Explanation:
     """Maps: attributions summed over colour channels, then `normalise`d. Raw output: attributions [N,3,H,W].
 
     `baseline` x' is 'zero' (black) or 'blur' (the image blurred, as the faithfulness metrics' substitute).
-    `steps=50, max_steps=50, method='riemann_trapezoid', bf16=False` gives the textbook 50-step computation.
+    `steps=50, max_steps=50, method='riemann_trapezoid', precision='fp32'` gives the textbook 50-step computation.
     """
     start = time.perf_counter()
     baselines = substitute_images(images, baseline)
     while True:
-        attributions, gaps = attribute(model, images, targets, baselines, steps, method, bf16, internal_batch_size)
+        attributions, gaps = attribute(model, images, targets, baselines, steps, method, precision, internal_batch_size)
         if gaps.max() <= tolerance or steps * 2 > max_steps:
             break
         steps *= 2

@@ -25,13 +25,13 @@ def parse_methods(text: str) -> list[str]:
 
 
 def run_methods(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, methods: list[str],
-                options: dict[str, dict] | None = None, bf16: bool = True) -> dict[str, Explanation]:
+                options: dict[str, dict] | None = None, precision: str = "auto") -> dict[str, Explanation]:
     """Explanations by method name; `options[method]` are passed to that method (e.g. {'lime': {'seed': 1}}) and
-    override the precision chosen here (`bf16`, except for FULL_PRECISION methods)."""
+    override the `precision` chosen here (FULL_PRECISION methods always run in fp32)."""
     options = options or {}
     needed = list(COMPONENTS) if "fusion" in methods else [name for name in methods if name in COMPONENTS]
     results = {name: COMPONENTS[name](model, images, targets,
-                                      **({"bf16": bf16 and name not in FULL_PRECISION} | options.get(name, {})))
+                                      **({"precision": "fp32" if name in FULL_PRECISION else precision} | options.get(name, {})))
                for name in needed}
     if "fusion" in methods:
         results["fusion"] = fuse_explanations([results[name] for name in COMPONENTS], options.get("fusion"))

@@ -12,26 +12,28 @@ from medxai.checkpoint import load_checkpoint
 from medxai.data import read_image
 from medxai.data.dataset import to_model_input
 from medxai.errors import UserError
+from medxai.explain.base import model_device
 from medxai.explain.evaluation import model_predictor
 from medxai.explain.overlay import save_overlay
 from medxai.explain.pipeline import run_methods
+from medxai.precision import resolve
 
 NORMALISATION = "positive part, divided by its 99th percentile, clipped to [0, 1]"
 
 
 def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, methods: list[str],
-                 target: str | None = None, seed: int = 0, bf16: bool = True) -> dict:
+                 target: str | None = None, seed: int = 0, precision: str = "auto") -> dict:
     """Write the maps, overlays and explanation.json for `image` into `out`; returns the JSON content.
     `target` is a class name; by default the top prediction is explained."""
     model, info = load_checkpoint(checkpoint)
     pixels = to_model_input(read_image(image), info.image_size)
-    probabilities = model_predictor(model, bf16)(pixels[None])[0]
+    probabilities = model_predictor(model, precision)(pixels[None])[0]
     predicted = int(probabilities.argmax())
     if target is not None and target not in info.class_names:
         raise UserError(f"unknown target class '{target}'; the checkpoint knows: {', '.join(info.class_names)}")
     explained = info.class_names.index(target) if target is not None else predicted
     explanations = run_methods(model, pixels[None], torch.tensor([explained]), methods,
-                               options={"lime": {"seed": seed}}, bf16=bf16)
+                               options={"lime": {"seed": seed}}, precision=precision)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     image_hwc = pixels.permute(1, 2, 0).numpy()
@@ -40,7 +42,7 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
         "prediction": {"class": info.class_names[predicted],
                        "probabilities": {name: float(p) for name, p in zip(info.class_names, probabilities)}},
         "explained_class": info.class_names[explained], "normalisation": NORMALISATION,
-        "seeds": {"lime": seed}, "methods": {},
+        "seeds": {"lime": seed}, "precision": resolve(precision, model_device(model)), "methods": {},
     }
     for name, explanation in explanations.items():
         saliency = explanation.maps[0].numpy()

@@ -20,7 +20,7 @@ def images_and_targets(count: int = 2, size: int = 32) -> tuple[torch.Tensor, to
 
 def test_differentiable_gradcam_equals_captum_gradcam():
     model, (images, targets) = small_model(), images_and_targets()
-    serving = gradcam.explain(model, images, targets, bf16=False).unscaled
+    serving = gradcam.explain(model, images, targets, precision="fp32").unscaled
     torch.testing.assert_close(consistency.gradcam_maps(model, images, targets).detach(), serving)
 
 
@@ -28,7 +28,7 @@ def test_differentiable_ig_equals_captum_ig_with_the_same_steps():
     model, (images, targets) = small_model(), images_and_targets()
     for baseline in ("zero", "blur"):
         serving = integrated_gradients.explain(model, images, targets, steps=8, max_steps=8, baseline=baseline,
-                                               bf16=False).unscaled
+                                               precision="fp32").unscaled
         training = consistency.ig_maps(model, images, targets, steps=8, baseline=baseline).detach()
         torch.testing.assert_close(training, serving, rtol=1e-4, atol=1e-6)
 

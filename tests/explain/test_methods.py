@@ -36,7 +36,7 @@ def in_quadrant_share(maps: torch.Tensor) -> float:
 @pytest.mark.parametrize("baseline", ["zero", "blur"])
 def test_ig_of_a_linear_model_is_input_times_weight(baseline):
     model, images, targets = Linear(), textured_images(), torch.tensor([0, 2])
-    explanation = integrated_gradients.explain(model, images, targets, steps=4, baseline=baseline, bf16=False)
+    explanation = integrated_gradients.explain(model, images, targets, steps=4, baseline=baseline, precision="fp32")
     reference = images - (blurred(images) if baseline == "blur" else 0)
     expected = reference * model.fc.weight[targets].view(-1, 3, SIZE, SIZE)
     torch.testing.assert_close(explanation.raw, expected.detach(), rtol=1e-4, atol=1e-6)
@@ -46,13 +46,13 @@ def test_ig_of_a_linear_model_is_input_times_weight(baseline):
 
 def test_ig_in_bf16_stays_close_to_fp32():
     model, images, targets = Linear(), textured_images(), torch.tensor([0, 2])
-    fast = integrated_gradients.explain(model, images, targets, steps=4).raw
-    exact = integrated_gradients.explain(model, images, targets, steps=4, bf16=False).raw
+    fast = integrated_gradients.explain(model, images, targets, steps=4, precision="bf16").raw
+    exact = integrated_gradients.explain(model, images, targets, steps=4, precision="fp32").raw
     assert torch.corrcoef(torch.stack([fast.flatten(), exact.flatten()]))[0, 1] > 0.99
 
 
 def test_gradcam_peaks_in_the_quadrant_the_model_looks_at():
-    explanation = gradcam.explain(quadrant_model(), textured_images(), torch.tensor([1, 1]), bf16=False)
+    explanation = gradcam.explain(quadrant_model(), textured_images(), torch.tensor([1, 1]), precision="fp32")
     assert explanation.maps.shape == (2, SIZE, SIZE)
     assert in_quadrant_share(explanation.maps) > 0.95
 

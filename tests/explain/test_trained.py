@@ -89,7 +89,7 @@ def test_bench_explain_compares_both_pipelines_on_the_same_superpixels(trained_c
     rows = result["per_image"]
     assert result["speedup"] == pytest.approx(sum(r["naive_total_s"] for r in rows) / sum(r["ours_total_s"] for r in rows),
                                               rel=0.01)
-    assert result["spearman_gradcam"] >= 0.9  # the same Grad-CAM, bf16 against fp32
+    assert result["spearman_gradcam"] >= 0.9  # the same Grad-CAM, at the precision auto chose, against fp32
     assert result["ig_completeness_gap"] == max(r["ig_completeness_gap"] for r in rows)
     assert all(-1 <= r["lime_self_agreement"] <= 1 for r in rows)
 
