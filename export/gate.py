@@ -23,5 +23,8 @@ def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor) -> list[str]
     result = model_randomisation_check(model, pixels, targets)
     if result["passed"]:
         return []
+    if result["degenerate"]:
+        return [f"the model's {result['method']} maps are constant for {len(result['degenerate'])} of "
+                f"{len(pixels)} sample images: the model-randomisation sanity check failed"]
     return [f"explanations barely change when the weights are randomised (Spearman {result['spearman']:.2f}): "
             f"the model-randomisation sanity check failed"]

@@ -107,8 +107,8 @@ class TritonServer:
         self.config_name = config_name
         self.startup_timeout_s = startup_timeout_s
         self.exit_timeout_s = exit_timeout_s
-        self._runtime = Path(tempfile.mkdtemp(prefix="medxai-triton-"))
-        self.log_path = Path(log_path) if log_path else self._runtime / "tritonserver.log"
+        self._runtime: Path | None = None  # made by `start`: a server never started leaves nothing on disk
+        self.log_path: Path | None = Path(log_path) if log_path else None
         self._process: subprocess.Popen | None = None
 
     @property
@@ -124,6 +124,7 @@ class TritonServer:
         return f"http://{self.address}:{self.metrics_port}/metrics"
 
     def command(self) -> list[str]:
+        """The tritonserver command line; needs the runtime folder `start` makes."""
         command = [str(pytriton_server_dir() / "bin" / "tritonserver"),
                    f"--model-repository={self.repository}",
                    f"--backend-directory={_runtime_backends(self._runtime)}",
@@ -141,6 +142,8 @@ class TritonServer:
 
     def start(self) -> "TritonServer":
         """Start the binary and wait until /v2/health/ready answers 200 (all requested models loaded)."""
+        self._runtime = Path(tempfile.mkdtemp(prefix="medxai-triton-"))
+        self.log_path = self.log_path or self._runtime / "tritonserver.log"
         command = self.command()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
@@ -170,7 +173,8 @@ class TritonServer:
 
     def last_error(self) -> str:
         """The cause from the server log (its last error line, CUDA noise skipped), for one-line messages."""
-        lines = self.log_path.read_text(errors="replace").splitlines() if self.log_path.is_file() else []
+        lines = self.log_path.read_text(errors="replace").splitlines() \
+            if self.log_path and self.log_path.is_file() else []
         causes = [line.split("] ", 1)[-1].strip('"') for line in lines
                   if line.startswith("E") and "CudaDriverHelper" not in line]
         return (causes or lines or ["no log output"])[-1].strip()
@@ -214,6 +218,8 @@ class TritonServer:
 
     def _cleanup(self) -> None:
         """Remove the runtime folder, keeping it only when it holds the log."""
+        if self._runtime is None:
+            return
         if self.log_path.is_relative_to(self._runtime):
             shutil.rmtree(self._runtime / "backends", ignore_errors=True)
         else:

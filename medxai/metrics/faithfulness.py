@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from scipy.integrate import trapezoid
 from torchvision.transforms.functional import gaussian_blur
 
 HIGHER_IS_BETTER = {"deletion_auc": False, "insertion_auc": True}
@@ -54,7 +55,7 @@ def curves(predict: Predict, images: torch.Tensor, maps: torch.Tensor, targets: 
 
 def area_under(curve: np.ndarray) -> np.ndarray:
     """Trapezoid area over the fraction of pixels changed, in [0, 1] (last axis)."""
-    return np.trapz(curve, dx=1 / (curve.shape[-1] - 1), axis=-1)
+    return trapezoid(curve, dx=1 / (curve.shape[-1] - 1), axis=-1)
 
 
 def deletion_auc(predict: Predict, images: torch.Tensor, maps: torch.Tensor, targets: torch.Tensor,

@@ -3,12 +3,13 @@
 import json
 
 import pytest
+import torch
 
 from export.gate import release_gate
 from export.parity import ParityReport
 from export.release import export_checkpoint
 from export.repository import check_overwrites, choose_version
-from medxai.checkpoint import checkpoint_sha256, load_checkpoint
+from medxai.checkpoint import checkpoint_sha256, load_checkpoint, save_checkpoint
 from medxai.errors import UserError
 
 
@@ -76,3 +77,21 @@ def test_release_gate_lists_every_failed_parity_check(make_checkpoint, pixels):
     reasons = release_gate(model, pixels, [failing, passing])
     assert reasons[0] == failing.line()
     assert not any("torchscript" in reason for reason in reasons)
+
+
+def zero_head_checkpoint(source, folder):
+    """A model whose head is all zeros: its output ignores the image, so its Grad-CAM maps are all zero."""
+    model, info = load_checkpoint(source)
+    with torch.no_grad():
+        for parameter in model.head.parameters():
+            parameter.zero_()
+    return save_checkpoint(folder / "zero_head.pt", model, info)
+
+
+def test_gate_refuses_a_model_failing_the_sanity_check(tmp_path, make_checkpoint):
+    repository = tmp_path / "repository"
+    with pytest.raises(UserError, match="refusing to release chest: the model's gradcam maps are constant .*"
+                                        "sanity check failed"):
+        export_checkpoint(zero_head_checkpoint(make_checkpoint(1), tmp_path), repository, "chest", samples=4,
+                          log=quiet)
+    assert list((repository / "chest").iterdir()) == []
