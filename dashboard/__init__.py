@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: case review, clinician trust ratings, agreement report, monitoring, models."""
