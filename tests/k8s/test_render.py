@@ -1,0 +1,113 @@
+"""The overlays render, every object passes Kubernetes' own schemas (strict), the prometheus-operator objects
+pass schemas written from their CRDs, and every pod keeps to the Pod Security Standard "restricted"."""
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.cli import assert_help_with_example, assert_user_error, medxai
+from tests.k8s.conftest import OVERLAYS, find, pod_specs
+from tests.k8s.monitoring_schemas import SCHEMAS
+
+KUBERNETES_VERSION = kubernetes_validate.latest_version()
+
+
+def test_every_overlay_is_there():
+    assert set(OVERLAYS) == {"dev-cpu", "prod-gpu"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_passes_kubernetes_schemas_strictly(objects, overlay):
+    crds = []
+    for item in objects[overlay]:
+        try:
+            kubernetes_validate.validate(item, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            crds.append(item)
+    # What Kubernetes has no schema for is exactly the prometheus-operator objects; they meet their CRDs'.
+    assert sorted({item["kind"] for item in crds}) == sorted(SCHEMAS)
+    for item in crds:
+        jsonschema.validate(item, SCHEMAS[item["kind"]])
+
+
+def test_crd_schemas_refuse_what_the_crds_do_not_define(objects):
+    monitor = find(objects["prod-gpu"], "ServiceMonitor", "triton")
+    typo = monitor | {"spec": monitor["spec"] | {"endpoints": [{"port": "metrics", "intervall": "15s"}]}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(typo, SCHEMAS["ServiceMonitor"])
+    rules = find(objects["prod-gpu"], "PrometheusRule", "medxai")
+    rule = rules["spec"]["groups"][0]["rules"][0] | {"for": "ten minutes"}
+    bad = rules | {"spec": {"groups": [{"name": "medxai", "rules": [rule]}]}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMAS["PrometheusRule"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_restricted_with_requests_and_limits(objects, overlay):
+    namespace = find(objects[overlay], "Namespace", "medxai")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    specs = pod_specs(objects[overlay])
+    assert set(specs) == {"Deployment/triton", "Deployment/explain-service", "Deployment/dashboard",
+                          "CronJob/medxai-train", "CronJob/medxai-export"}
+    for name, spec in specs.items():
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert spec["automountServiceAccountToken"] is False, name
+        for container in spec["containers"] + spec.get("initContainers", []):
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+
+
+def test_prod_gpu_serves_the_ngc_gpu_config_with_poll_and_a_gpu(objects):
+    items = objects["prod-gpu"]
+    triton = find(items, "Deployment", "triton")["spec"]["template"]["spec"]["containers"][0]
+    assert triton["image"].startswith("nvcr.io/nvidia/tritonserver:")
+    assert "--model-control-mode=poll" in triton["args"]
+    assert not any(arg.startswith("--model-config-name") for arg in triton["args"])  # config.pbtxt: GPU
+    assert triton["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert triton["startupProbe"]["periodSeconds"] * triton["startupProbe"]["failureThreshold"] >= 300
+    assert {"HorizontalPodAutoscaler"} <= {item["kind"] for item in items}
+    service = find(items, "Deployment", "explain-service")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "MEDXAI_DEVICE", "value": "cuda"} in service["env"]
+    assert "grpc" in service["readinessProbe"]
+
+
+def test_dev_cpu_serves_the_cpu_config_without_gpus_one_replica_each(objects, rendered):
+    items = objects["dev-cpu"]
+    assert "nvidia.com/gpu" not in rendered["dev-cpu"]
+    triton = find(items, "Deployment", "triton")["spec"]["template"]["spec"]["containers"][0]
+    assert triton["args"][:2] == ["triton", "serve"] and "--target=cpu" in triton["args"]
+    assert all(item["spec"].get("replicas", 1) == 1 for item in items if item["kind"] == "Deployment")
+    assert "HorizontalPodAutoscaler" not in {item["kind"] for item in items}
+
+
+def test_service_and_export_read_the_checkpoint_from_one_config_map(objects):
+    items = objects["prod-gpu"]
+    service = find(items, "Deployment", "explain-service")["spec"]["template"]["spec"]["containers"][0]
+    export = find(items, "CronJob", "medxai-export")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    model_refs = {env["valueFrom"]["configMapKeyRef"]["name"] for env in service["env"] + export["env"]
+                  if env["name"] == "MEDXAI_MODEL"}
+    assert len(model_refs) == 1 and find(items, "ConfigMap", model_refs.pop())["data"]["model"]
+
+
+def test_render_command_pins_the_image_by_tag_or_digest():
+    tagged = medxai("k8s", "render", "--overlay", "prod-gpu", "--image-tag", "2.3.4")
+    assert tagged.returncode == 0, tagged.stderr
+    images = {container["image"] for item in yaml.safe_load_all(tagged.stdout)
+              for spec in pod_specs([item]).values() for container in spec["containers"]}
+    assert images == {"registry.hospital.example/medxai:2.3.4", "nvcr.io/nvidia/tritonserver:24.10-py3"}
+    digest = "sha256:" + "ab" * 32
+    pinned = medxai("k8s", "render", "--overlay", "dev-cpu", "--image-tag", digest)
+    assert pinned.returncode == 0, pinned.stderr
+    assert f"image: medxai@{digest}" in pinned.stdout and "medxai:0.1.0-cpu" not in pinned.stdout
+
+
+def test_render_command_user_errors_and_help():
+    assert_user_error(medxai("k8s", "render", "--overlay", "staging"), "no overlay 'staging'")
+    assert_user_error(medxai("k8s", "render", "--overlay", "dev-cpu", "--image-tag", "a b"), "--image-tag must be")
+    assert_help_with_example("k8s", "render")
