@@ -1,0 +1,219 @@
+"""`medxai experiment`: the paper's tables recomputed from one TOML file (see `experiment_config`).
+
+For every fold of one stratified group k-fold split it trains ours (at the configured alpha), ours at alpha 0
+(Table 9, same folds and seeds) and each baseline; scores every explanation of ours and of ours at alpha 0 on
+the fold's held-out images; with `spurious_marker`, trains ours once more on phantoms whose malignant training
+images carry a corner marker (the shortcut-learning report). Every finished fold is kept in the work folder,
+so a rerun resumes where the last one stopped. `experiment_report` turns the results into the report.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch.utils.data import DataLoader
+
+from medxai.checkpoint import load_checkpoint
+from medxai.data import ImageDataset, load_dataset
+from medxai.data.phantoms import make_phantoms
+from medxai.data.records import DatasetSpec
+from medxai.errors import UserError
+from medxai.explain.evaluation import model_predictor
+from medxai.explain.sanity import model_randomisation_check
+from medxai.metrics.classification import classification_metrics
+from training.experiment_config import Experiment, Settings
+from training.experiment_scoring import score_model
+from training.splits import folds, training_pool
+from training.trainer import FoldTrainer, TrainConfig, seed_everything
+
+console = Console(stderr=True)
+
+
+@dataclass
+class Job:
+    """One model trained on every fold: `name` is its row in the tables."""
+
+    name: str
+    model: str
+    alpha: float
+    explained: bool
+
+
+def jobs(settings: Settings) -> list[Job]:
+    ours = [Job("ours", settings.ours, settings.alpha, True)]
+    if settings.alpha > 0:
+        ours.append(Job("ours_alpha0", settings.ours, 0.0, True))
+    return ours + [Job(name, name, 0.0, False) for name in settings.baselines]
+
+
+def prepare_data(experiment: Experiment, work: Path, spurious_marker: bool = False) -> Path:
+    """The data folder: the configured path, or phantoms written once into the work folder."""
+    if "path" in experiment.data:
+        path = Path(experiment.data["path"])
+        if not path.exists():
+            raise UserError(f"data not found: {path}")
+        return path
+    folder = work / ("data_marker" if spurious_marker else "data")
+    if not (folder / "labels.csv").exists():
+        make_phantoms(folder, spurious_marker=spurious_marker, **experiment.data["phantoms"])
+    return folder
+
+
+def subsample(spec: DatasetSpec, max_images: int, seed: int) -> DatasetSpec:
+    """Whole patient groups drawn at random (seeded) until `max_images`: a smaller set for a small machine."""
+    if max_images <= 0 or max_images >= len(spec.records):
+        return spec
+    groups = spec.groups()
+    order = np.random.default_rng(seed).permutation(np.unique(groups))
+    chosen, count = set(), 0
+    for group in order:
+        if count >= max_images:
+            break
+        chosen.add(group)
+        count += int((groups == group).sum())
+    return spec.subset([i for i, group in enumerate(groups) if group in chosen])
+
+
+def predict_dataset(model: torch.nn.Module, dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities [N,C] and targets [N] over a dataset, on the model's device."""
+    predict = model_predictor(model)
+    probabilities, targets = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        probabilities.append(predict(batch["image"]).float().numpy())
+        targets.append(batch["target"].numpy())
+    return np.concatenate(probabilities), np.concatenate(targets)
+
+
+def train_config(settings: Settings, data: Path, folder: Path, model: str, alpha: float) -> TrainConfig:
+    return TrainConfig(data=str(data), out=str(folder), model=model, image_size=settings.image_size,
+                       epochs=settings.epochs, folds=settings.folds, batch_size=settings.batch_size, lr=settings.lr,
+                       patience=settings.patience, seed=settings.seed, alpha_exp=alpha, ig_steps=settings.ig_steps,
+                       workers=settings.workers)
+
+
+def run_fold(job: Job, fold: int, spec: DatasetSpec, data: Path, train_idx: np.ndarray, val_idx: np.ndarray,
+             settings: Settings, folder: Path, device: torch.device) -> dict:
+    """Train (unless `folder/result.json` exists), then classify and explain the held-out fold.
+    Returns the result, with the per-image explanation scores under "explanations" when `job.explained`."""
+    result_file, scores_file = folder / "result.json", folder / "explanations.pt"
+    if result_file.exists() and (scores_file.exists() or not job.explained):
+        result = json.loads(result_file.read_text())
+        if job.explained:
+            result["explanations"] = torch.load(scores_file, weights_only=False)
+        return result
+    start = time.perf_counter()
+    seed_everything(settings.seed + fold)
+    trainer = FoldTrainer(train_config(settings, data, folder.parent, job.model, job.alpha), spec, train_idx,
+                          val_idx, folder, device)
+    best = trainer.fit()
+    train_seconds = time.perf_counter() - start
+    model, _ = load_checkpoint(folder / "best.pt")
+    model.to(device)
+    held_out = ImageDataset(spec.subset(val_idx), settings.image_size, cache=False)
+    probabilities, targets = predict_dataset(model, held_out, settings.batch_size)
+    metrics = classification_metrics(probabilities, targets, spec.class_names)
+    result = {"job": job.name, "model": job.model, "alpha": job.alpha, "fold": fold, "val_indices": val_idx.tolist(),
+              "train_images": len(train_idx), "val_images": len(val_idx), "best_epoch": best["epoch"],
+              "epochs_run": best["epochs_run"], "train_seconds": train_seconds,
+              "metrics": {k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")},
+              "probabilities": probabilities.tolist(), "targets": targets.tolist()}
+    if job.explained:
+        start = time.perf_counter()
+        explanations = score_model(model, held_out, settings)
+        result["explain_seconds"] = time.perf_counter() - start
+        torch.save(explanations, scores_file)
+    result_file.write_text(json.dumps(result))
+    if job.explained:
+        result["explanations"] = explanations
+    return result
+
+
+def marker_region(image_size: int, phantom_size: int) -> np.ndarray:
+    """The corner square `make_phantoms(spurious_marker=True)` paints, at the model's image size."""
+    scale = image_size / phantom_size
+    side = max(phantom_size // 16, 3)
+    region = np.zeros((image_size, image_size), bool)
+    low, high = int(np.floor(2 * scale)), int(np.ceil((2 + side) * scale))
+    region[low:high, low:high] = True
+    return region
+
+
+def shortcut_study(experiment: Experiment, work: Path, clean_model_file: Path, device: torch.device) -> dict:
+    """Ours trained on marker phantoms (fold 0) against ours trained on clean phantoms (fold 0): accuracy on the
+    validation fold (marker present in the malignant class) and on the test split (marker at random), each
+    map's energy in the marker corner and in the lesion on marked test images, and the release gate's
+    randomisation check, which is what would have had to stop the model."""
+    settings = experiment.settings
+    data = prepare_data(experiment, work, spurious_marker=True)
+    spec = load_dataset(data)
+    pool = training_pool(spec)
+    fold, train_idx, val_idx = next(folds(spec, pool, settings.folds, 0.2, settings.seed))
+    job = Job("ours_marker", settings.ours, settings.alpha, False)
+    marked_run = run_fold(job, fold, spec, data, train_idx, val_idx, settings, work / "ours_marker" / "fold0", device)
+    test_spec = spec.subset([i for i, r in enumerate(spec.records) if r.split == "test"])
+    test_set = ImageDataset(test_spec, settings.image_size, cache=False)
+    region = marker_region(settings.image_size, experiment.data["phantoms"].get("size", 256))
+    marked_items = [item for item in (test_set[i] for i in range(len(test_set)))
+                    if float(item["image"][:, region].mean()) > 0.95]
+    regions = {"marker": lambda images: np.broadcast_to(region, (len(images), *region.shape))}
+    models = {"trained with marker": work / "ours_marker" / "fold0" / "best.pt",
+              "trained without marker": clean_model_file}
+    out = {"marked_test_images": len(marked_items), "test_images": len(test_set), "models": {}}
+    for label, checkpoint in models.items():
+        model, _ = load_checkpoint(checkpoint)
+        model.to(device)
+        probabilities, targets = predict_dataset(model, test_set, settings.batch_size)
+        scored = score_model(model, marked_items, settings, extra_regions=regions)
+        images = torch.from_numpy(scored["images"])
+        gate = model_randomisation_check(model, images, torch.from_numpy(scored["targets"]))
+        out["models"][label] = {
+            "test_accuracy": classification_metrics(probabilities, targets, spec.class_names)["accuracy"],
+            "validation_accuracy": (marked_run["metrics"]["accuracy"] if label == "trained with marker" else None),
+            "randomisation_check": {k: gate[k] for k in ("method", "spearman", "threshold", "passed")},
+            "energy": {method: {"marker": float(np.mean(scores["energy_in_marker"])),
+                                "lesion": float(np.mean(scores["energy_in_mask"]))}
+                       for method, scores in scored["scores"].items()
+                       if method in ("gradcam", "ig", "lime", "fusion", "whole_image")}}
+    return out
+
+
+def run_experiment(experiment: Experiment, work: str | Path) -> dict:
+    """Train and score every job on every fold (resuming finished folds); returns everything the report needs."""
+    settings = experiment.settings
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    data = prepare_data(experiment, work)
+    spec = subsample(load_dataset(data), settings.max_images, settings.seed)
+    if spec.multi_label:
+        raise UserError("medxai experiment handles single-label data (one diagnosis per image)")
+    pool = training_pool(spec)
+    splits = list(folds(spec, pool, settings.folds, 0.2, settings.seed))
+    start = time.perf_counter()
+    results: dict[str, list[dict]] = {}
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn(), TimeRemainingColumn()]
+    all_jobs = jobs(settings)
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task("folds", total=len(all_jobs) * len(splits))
+        for job in all_jobs:
+            for fold, train_idx, val_idx in splits:
+                progress.update(task, description=f"{job.name} fold {fold + 1}/{len(splits)}")
+                results.setdefault(job.name, []).append(run_fold(
+                    job, fold, spec, data, train_idx, val_idx, settings, work / job.name / f"fold{fold}", device))
+                progress.advance(task)
+    shortcut = None
+    if settings.spurious_marker:
+        shortcut = shortcut_study(experiment, work, work / "ours" / "fold0" / "best.pt", device)
+    from medxai.precision import hardware
+    return {"experiment": experiment.as_dict(), "jobs": [job.__dict__ for job in all_jobs], "results": results,
+            "shortcut": shortcut, "class_names": spec.class_names, "image_count": len(spec.records),
+            "pool_images": len(pool), "data": str(data), "data_fingerprint": spec.fingerprint(),
+            "hardware": hardware(device), "seconds": time.perf_counter() - start}
