@@ -11,7 +11,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from export.graphs import ServingGraph, load_torchscript
+from export.graphs import load_torchscript
+from medxai.serving_graph import ServingGraph
 
 DEFAULT_TOLERANCE = 1e-4
 """On probabilities in [0, 1]; fp32 graphs differ from eager PyTorch by ~1e-6."""

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export.gate import release_gate
-from export.graphs import ServingGraph, export_onnx, export_torchscript
+from export.graphs import export_torchscript
 from export.parity import DEFAULT_TOLERANCE, ParityReport, check_parity
 from export.repository import check_overwrites, choose_version, model_files, publish, staging_dir
 from export.samples import DEFAULT_COUNT, sample_pixels
 from export.spec import ONNX_FILE, PROVENANCE_FILE, TORCHSCRIPT_FILE, ServingSpec
 from medxai.checkpoint import checkpoint_sha256, load_checkpoint
 from medxai.errors import UserError
+from medxai.serving_graph import ServingGraph, export_onnx
 
 
 @dataclass
@@ -38,17 +39,18 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
                       target: str = "both", overwrite: bool = False, enforce_gate: bool = True,
                       input_dtype: str = "float32", data: Path | None = None, samples: int = DEFAULT_COUNT,
                       tolerance: float = DEFAULT_TOLERANCE, tensorrt_fp16: bool = False,
-                      cpu_providers: Sequence[str] = ("CPUExecutionProvider",),
+                      cpu_providers: Sequence[str] = ("CPUExecutionProvider",), gpu_precision: str = "auto",
                       log: Callable[[str], None] = print) -> ExportResult:
     """Export `checkpoint` as version `version` (default: next) of model `name` in `repository`.
 
     Raises UserError when something would be overwritten without `overwrite`, or when the release gate
     refuses the model and `enforce_gate` is set (the CLI's --force clears both). `cpu_providers` are the ONNX
-    Runtime providers of the Python-backend config (CUDA first on GPU machines with onnxruntime-gpu).
+    Runtime providers of the Python-backend config (CUDA first on GPU machines with onnxruntime-gpu);
+    `gpu_precision` that of the gpu-python config (resolved on the serving GPU).
     """
     model, info = load_checkpoint(checkpoint)
     spec = ServingSpec.from_checkpoint(name, info, input_dtype=input_dtype, tensorrt_fp16=tensorrt_fp16,
-                                       cpu_providers=list(cpu_providers))
+                                       cpu_providers=list(cpu_providers), gpu_precision=gpu_precision)
     model_dir = Path(repository) / name
     version = choose_version(model_dir, version, overwrite)
     files = model_files(spec, target)

@@ -8,20 +8,25 @@ from dataclasses import dataclass, field
 
 from medxai.checkpoint import CheckpointInfo
 from medxai.errors import UserError
+from medxai.serving_graph import INPUT_NAME, OUTPUT_NAME  # noqa: F401 (re-exported: one source)
 
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
 ONNX_FILE = "model.onnx"
 TORCHSCRIPT_FILE = "model.pt"
 PYTHON_MODEL_FILE = "model.py"
+TORCH_MODEL_FILE = "model_torch.py"
 PROVENANCE_FILE = "provenance.json"
 LABELS_FILE = "labels.txt"
 GPU_CONFIG_FILE = "config.pbtxt"
 CPU_CONFIG_NAME = "cpu"
 """Triton picks `<model>/configs/cpu.pbtxt` when started with `--model-config-name=cpu`, else `config.pbtxt`."""
 CPU_CONFIG_FILE = f"configs/{CPU_CONFIG_NAME}.pbtxt"
+GPU_PYTHON_CONFIG_NAME = "gpu-python"
+"""`--model-config-name=gpu-python`: Python backend + PyTorch on CUDA, for the wheel's tritonserver on a GPU."""
+GPU_PYTHON_CONFIG_FILE = f"configs/{GPU_PYTHON_CONFIG_NAME}.pbtxt"
 INPUT_DTYPES = {"uint8": "TYPE_UINT8", "float32": "TYPE_FP32"}
-TARGETS = ("cpu", "gpu", "both")
+TARGETS = {"cpu": ("cpu",), "gpu": ("gpu",), "gpu-python": ("gpu-python",), "both": ("cpu", "gpu"),
+           "all": ("cpu", "gpu", "gpu-python")}
+"""What `--target` writes: configs for the CPU, the NGC GPU image and the wheel's tritonserver on a GPU."""
 
 
 @dataclass
@@ -40,6 +45,7 @@ class ServingSpec:
     versions_served: int = 1
     tensorrt_fp16: bool = False
     cpu_providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
+    gpu_precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.input_dtype not in INPUT_DTYPES:

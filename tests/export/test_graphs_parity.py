@@ -6,10 +6,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from export.graphs import ServingGraph, export_onnx, export_torchscript, load_torchscript
+from export.graphs import export_torchscript, load_torchscript
 from export.parity import check_parity, compare
-from export.spec import INPUT_NAME, OUTPUT_NAME
 from medxai.checkpoint import load_checkpoint
+from medxai.serving_graph import INPUT_NAME, OUTPUT_NAME, ServingGraph, export_onnx
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,8 @@ def exported(make_checkpoint, pixels, tmp_path_factory):
     for dtype in ("float32", "uint8"):
         graph = ServingGraph(model, dtype)
         example = graph.as_input(pixels[:2])
-        graphs[dtype] = (graph, export_onnx(graph, example, folder / f"{dtype}.onnx"),
-                         export_torchscript(graph, example, folder / f"{dtype}.pt"))
+        export_onnx(graph, example, folder / f"{dtype}.onnx")
+        graphs[dtype] = (graph, folder / f"{dtype}.onnx", export_torchscript(graph, example, folder / f"{dtype}.pt"))
     return graphs
 
 
