@@ -8,11 +8,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from export.spec import CPU_CONFIG_FILE, GPU_CONFIG_FILE, LABELS_FILE, PYTHON_MODEL_FILE, TARGETS, ServingSpec
-from export.triton_config import config_text, cpu_config, gpu_config
+from export.spec import (CPU_CONFIG_FILE, GPU_CONFIG_FILE, GPU_PYTHON_CONFIG_FILE, LABELS_FILE, PYTHON_MODEL_FILE,
+                         TARGETS, TORCH_MODEL_FILE, ServingSpec)
+from export.triton_config import config_text, cpu_config, gpu_config, gpu_python_config
 from medxai.errors import UserError
 
-PYTHON_MODEL_SOURCE = Path(__file__).with_name("triton_python_model.py")
+PYTHON_MODELS = {PYTHON_MODEL_FILE: Path(__file__).with_name("triton_python_model.py"),
+                 TORCH_MODEL_FILE: Path(__file__).with_name("triton_torch_model.py")}
 
 
 def existing_versions(model_dir: Path) -> list[int]:
@@ -34,14 +36,15 @@ def choose_version(model_dir: Path, requested: int | None, force: bool) -> int:
 
 
 def model_files(spec: ServingSpec, target: str) -> dict[str, str]:
-    """Relative path to text of the model-level files for `target` (cpu, gpu or both)."""
+    """Relative path to text of the model-level files for `target` (a key of `TARGETS`)."""
     if target not in TARGETS:
         raise UserError(f"target must be one of {', '.join(TARGETS)}, got '{target}'")
+    renderers = {"gpu": (GPU_CONFIG_FILE, gpu_config), "cpu": (CPU_CONFIG_FILE, cpu_config),
+                 "gpu-python": (GPU_PYTHON_CONFIG_FILE, gpu_python_config)}
     files = {LABELS_FILE: spec.labels_text()}
-    if target in ("gpu", "both"):
-        files[GPU_CONFIG_FILE] = config_text(gpu_config(spec))
-    if target in ("cpu", "both"):
-        files[CPU_CONFIG_FILE] = config_text(cpu_config(spec))
+    for name in TARGETS[target]:
+        path, render = renderers[name]
+        files[path] = config_text(render(spec))
     return files
 
 
@@ -58,7 +61,8 @@ def staging_dir(model_dir: Path) -> Path:
     """A hidden folder beside the versions (Triton ignores non-numeric folders), on the same file system."""
     model_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
-    shutil.copyfile(PYTHON_MODEL_SOURCE, folder / PYTHON_MODEL_FILE)
+    for name, source in PYTHON_MODELS.items():
+        shutil.copyfile(source, folder / name)
     return folder
 
 

@@ -3,13 +3,15 @@
 - GPU (production, the NGC Triton image): `platform: onnxruntime_onnx`, KIND_GPU, optional TensorRT FP16.
 - CPU (laptops, CI): the same `model.onnx` run by ONNX Runtime inside a Python-backend `model.py`, because
   the ONNX Runtime backend is not on PyPI while the Python backend ships in the nvidia-pytriton wheel.
+- GPU with the wheel's tritonserver (`gpu-python`): the version's TorchScript graph run by PyTorch on CUDA
+  inside a Python-backend `model_torch.py`.
 Everything else (tensors, batching, version policy, warmup, labels) is shared.
 """
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
-from export.spec import INPUT_DTYPES, INPUT_NAME, LABELS_FILE, OUTPUT_NAME, ServingSpec
+from export.spec import INPUT_DTYPES, INPUT_NAME, LABELS_FILE, OUTPUT_NAME, TORCH_MODEL_FILE, ServingSpec
 
 
 def _shared(spec: ServingSpec) -> pb.ModelConfig:
@@ -43,6 +45,18 @@ def cpu_config(spec: ServingSpec) -> pb.ModelConfig:
     config.backend = "python"
     config.instance_group.add(count=spec.instances, kind=pb.ModelInstanceGroup.KIND_CPU)
     config.parameters["onnxruntime_providers"].string_value = ",".join(spec.cpu_providers)
+    return config
+
+
+def gpu_python_config(spec: ServingSpec) -> pb.ModelConfig:
+    """Python backend running the TorchScript graph with PyTorch on the GPU (`triton_torch_model.py`): inputs
+    stay on the GPU (DLPack), bf16 where `spec.gpu_precision` resolves to it on the instance's GPU."""
+    config = _shared(spec)
+    config.backend = "python"
+    config.default_model_filename = TORCH_MODEL_FILE
+    config.instance_group.add(count=spec.instances, kind=pb.ModelInstanceGroup.KIND_GPU)
+    config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value = "no"
+    config.parameters["precision"].string_value = spec.gpu_precision
     return config
 
 

@@ -94,7 +94,7 @@ class TritonServer:
                  metrics_port: int = 8002, address: str = "127.0.0.1", model_control: str = "explicit",
                  load_models: Sequence[str] = ("*",), config_name: str | None = "cpu",
                  log_path: str | Path | None = None, startup_timeout_s: float = 120.0,
-                 exit_timeout_s: int = 10):
+                 exit_timeout_s: int = 10, cuda_memory_pool_mb: int = 0):
         self.repository = Path(repository).resolve()
         if not self.repository.is_dir():
             raise UserError(f"model repository not found: {self.repository}")
@@ -107,6 +107,7 @@ class TritonServer:
         self.config_name = config_name
         self.startup_timeout_s = startup_timeout_s
         self.exit_timeout_s = exit_timeout_s
+        self.cuda_memory_pool_mb = cuda_memory_pool_mb  # GPU 0's pool: the gpu-python target's DLPack tensors
         self._runtime: Path | None = None  # made by `start`: a server never started leaves nothing on disk
         self.log_path: Path | None = Path(log_path) if log_path else None
         self._process: subprocess.Popen | None = None
@@ -132,7 +133,7 @@ class TritonServer:
                    f"--grpc-address={self.address}", f"--grpc-port={self.grpc_port}",
                    f"--metrics-address={self.address}", f"--metrics-port={self.metrics_port}",
                    "--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0",
-                   "--cuda-memory-pool-byte-size=0:0", f"--exit-timeout-secs={self.exit_timeout_s}",
+                   f"--cuda-memory-pool-byte-size=0:{self.cuda_memory_pool_mb << 20}", f"--exit-timeout-secs={self.exit_timeout_s}",
                    f"--model-control-mode={self.model_control}"]
         if self.config_name:
             command.append(f"--model-config-name={self.config_name}")

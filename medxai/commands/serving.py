@@ -9,6 +9,11 @@ import typer
 from medxai.commands.options import precision_option
 
 
+SERVE_TARGETS = {"cpu": {"config_name": "cpu"}, "gpu": {"config_name": None},
+                 "gpu-python": {"config_name": "gpu-python", "cuda_memory_pool_mb": 256}}
+"""`triton serve --target`: which config Triton reads, and the CUDA pool the gpu-python target's tensors use."""
+
+
 def _interrupt(signum: int, frame) -> None:
     raise KeyboardInterrupt
 
@@ -23,7 +28,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         repository: Path = typer.Option(..., help="Triton model repository to write into."),
         name: str = typer.Option(..., help="Model name in the repository."),
         version: int = typer.Option(None, help="Version number; default: one above the newest."),
-        target: str = typer.Option("both", help="cpu (configs/cpu.pbtxt), gpu (config.pbtxt) or both."),
+        target: str = typer.Option("all", help="cpu (configs/cpu.pbtxt), gpu (config.pbtxt, NGC image), gpu-python "
+                                               "(configs/gpu-python.pbtxt, this tritonserver on CUDA), both (cpu "
+                                               "and gpu) or all."),
         force: bool = typer.Option(False, help="Overwrite an existing version or config, and release even when "
                                                "the parity or sanity gate refuses."),
         input_dtype: str = typer.Option("float32", help="Pixels clients send: float32 (0-1) or uint8 (0-255)."),
@@ -31,15 +38,17 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         samples: int = typer.Option(16, help="How many images parity and the sanity check run on."),
         tolerance: float = typer.Option(1e-4, help="Largest allowed |difference| of probabilities vs PyTorch."),
         tensorrt_fp16: bool = typer.Option(False, help="GPU config: TensorRT FP16 execution accelerator."),
+        precision: str = precision_option(),
     ) -> None:
         """Export ONNX + TorchScript, verify parity, gate, and write a new Triton repository version.
 
-        Example: medxai export --checkpoint runs/demo/best.pt --repository model_repository --name chest_xray --target both
+        Example: medxai export --checkpoint runs/demo/best.pt --repository model_repository --name chest_xray --target all
         """
         from export.release import export_checkpoint
         result = export_checkpoint(checkpoint, repository, name, version=version, target=target, overwrite=force,
                                    enforce_gate=not force, input_dtype=input_dtype, data=data, samples=samples,
-                                   tolerance=tolerance, tensorrt_fp16=tensorrt_fp16, log=typer.echo)
+                                   tolerance=tolerance, tensorrt_fp16=tensorrt_fp16, gpu_precision=precision,
+                                   log=typer.echo)
         typer.echo(json.dumps(result.summary()))
 
     @triton_app.command("serve")
@@ -49,7 +58,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         metrics_port: int = typer.Option(8002),
         address: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
         target: str = typer.Option("cpu", help="cpu: configs/cpu.pbtxt (Python backend + ONNX Runtime); "
-                                               "gpu: config.pbtxt (needs the NGC image's ONNX Runtime backend)."),
+                                               "gpu-python: configs/gpu-python.pbtxt (Python backend + PyTorch on "
+                                               "CUDA, runs with this tritonserver); gpu: config.pbtxt (needs the "
+                                               "NGC image's ONNX Runtime backend)."),
         model_control: str = typer.Option("explicit", help="explicit (development: clients may load new "
                                                            "versions) or none (production: fixed set)."),
         log_file: Path = typer.Option(Path("tritonserver.log"), help="Server log."),
@@ -60,11 +71,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         """
         from medxai.errors import UserError
         from medxai.triton_server import TritonServer
-        if target not in ("cpu", "gpu"):
-            raise UserError(f"target must be cpu or gpu, got '{target}'")
+        if target not in SERVE_TARGETS:
+            raise UserError(f"target must be one of {', '.join(SERVE_TARGETS)}, got '{target}'")
         server = TritonServer(repository, http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port,
-                              address=address, model_control=model_control,
-                              config_name="cpu" if target == "cpu" else None, log_path=log_file)
+                              address=address, model_control=model_control, log_path=log_file,
+                              **SERVE_TARGETS[target])
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             server.start()

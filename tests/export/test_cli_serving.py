@@ -41,17 +41,24 @@ def test_export_prints_parity_and_a_json_summary(make_checkpoint, tmp_path):
 
 
 @pytest.mark.slow
-def test_triton_serve_runs_in_the_foreground_until_interrupted(make_checkpoint, tmp_path):
+def _default_sigint() -> None:
+    """A suite started as a shell's background job hands its children an ignored SIGINT: undo that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; Kubernetes and systemd
+def test_triton_serve_runs_in_the_foreground_until_interrupted(make_checkpoint, tmp_path, stop_signal):
     from export.release import export_checkpoint
     export_checkpoint(make_checkpoint(1), tmp_path / "repository", "chest", target="cpu", enforce_gate=False, samples=4)
     ports = [str(free_port()) for _ in range(3)]
     process = subprocess.Popen(
         [sys.executable, "-m", "medxai", "triton", "serve", "--repository", str(tmp_path / "repository"),
          "--http-port", ports[0], "--grpc-port", ports[1], "--metrics-port", ports[2],
-         "--log-file", str(tmp_path / "triton.log")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--log-file", str(tmp_path / "triton.log")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint)
     try:
         assert "tritonserver ready" in process.stdout.readline()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()

@@ -1,10 +1,11 @@
-"""Both Triton configs, parsed back with Triton's own schema (tritonclient's model_config_pb2)."""
+"""The Triton configs, parsed back with Triton's own schema (tritonclient's model_config_pb2)."""
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from export.repository import model_files
-from export.spec import CPU_CONFIG_FILE, GPU_CONFIG_FILE, LABELS_FILE, ServingSpec
+from export.spec import (CPU_CONFIG_FILE, GPU_CONFIG_FILE, GPU_PYTHON_CONFIG_FILE, LABELS_FILE, TORCH_MODEL_FILE,
+                         ServingSpec)
 
 
 def parsed(text: str) -> pb.ModelConfig:
@@ -53,3 +54,21 @@ def test_cpu_config_is_python_backend_running_onnxruntime():
     assert [(g.kind, g.count) for g in cpu.instance_group] == [(pb.ModelInstanceGroup.KIND_CPU, 1)]
     assert cpu.parameters["onnxruntime_providers"].string_value == "CPUExecutionProvider"
     assert set(model_files(spec(), "cpu")) == {CPU_CONFIG_FILE, LABELS_FILE}
+
+
+def test_gpu_python_config_runs_torchscript_on_the_gpu_with_dlpack_inputs():
+    files = model_files(spec(gpu_precision="bf16"), "gpu-python")
+    assert set(files) == {GPU_PYTHON_CONFIG_FILE, LABELS_FILE}
+    config = parsed(files[GPU_PYTHON_CONFIG_FILE])
+    assert config.backend == "python" and config.default_model_filename == TORCH_MODEL_FILE
+    assert [(g.kind, g.count) for g in config.instance_group] == [(pb.ModelInstanceGroup.KIND_GPU, 1)]
+    assert config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value == "no"
+    assert config.parameters["precision"].string_value == "bf16"
+
+
+def test_all_targets_serve_one_interface():
+    files = model_files(spec(), "all")
+    assert set(files) == {GPU_CONFIG_FILE, CPU_CONFIG_FILE, GPU_PYTHON_CONFIG_FILE, LABELS_FILE}
+    interfaces = {(str(c.input), str(c.output), str(c.dynamic_batching), str(c.model_warmup))
+                  for c in map(parsed, (files[GPU_CONFIG_FILE], files[CPU_CONFIG_FILE], files[GPU_PYTHON_CONFIG_FILE]))}
+    assert len(interfaces) == 1
