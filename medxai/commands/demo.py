@@ -68,6 +68,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                       f"maps: {workdir / 'explained'}")
         if serve:
             console.print(f"serve it again with: medxai stack up --workdir {workdir}")
+            console.print(f"review it in the dashboard: medxai dashboard --local-stack --workdir {workdir} "
+                          f"--ratings-db {workdir / 'ratings.sqlite'}")
 
 
 def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:

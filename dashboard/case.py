@@ -1,0 +1,51 @@
+"""The case under review: the picture, where it came from, what the expert marked, and what the service
+said about it (prediction, then each map as it streams in). Review fills it; Rating reads it."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dashboard.imaging import Picture, map_values
+
+METHOD_NAMES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients", "lime": "LIME", "fusion": "Fused map"}
+
+
+@dataclass
+class ReviewedMap:
+    method: str
+    values: np.ndarray
+    diagnostics: dict[str, float]
+    seconds: float
+
+
+@dataclass
+class Case:
+    picture: Picture
+    dataset: str
+    expert_label: str | None = None
+    mask: np.ndarray | None = None
+    requested_version: str = ""
+    model: dict = field(default_factory=dict)
+    """name, version, class_names, image_size"""
+    probabilities: dict[str, float] = field(default_factory=dict)
+    predicted: str = ""
+    target: int = 0
+    maps: dict[str, ReviewedMap] = field(default_factory=dict)
+    complete: bool = False
+    curves: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.picture.case_id, self.requested_version
+
+    def add_event(self, event) -> None:
+        """Take one ExplainEvent: the first carries the prediction and the model."""
+        if event.HasField("model"):
+            names = list(event.model.class_names)
+            self.model = {"name": event.model.name, "version": event.model.version, "class_names": names,
+                          "image_size": event.model.image_size}
+            self.probabilities = {p.name: p.probability for p in event.prediction.probabilities}
+            self.predicted = names[event.prediction.predicted]
+            self.target = event.prediction.target
+        self.maps[event.map.method] = ReviewedMap(event.map.method, map_values(event.map),
+                                                  dict(event.map.diagnostics), event.map.seconds)

@@ -1,0 +1,143 @@
+"""Case review: pick or upload an image, see the prediction and the maps as they stream in (Grad-CAM
+first), blended on the image, with each map's reliability hints and, where the expert marked the lesion,
+its outline, IoU and pointing-game hit; deletion and insertion curves on demand."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.case import METHOD_NAMES, Case
+from dashboard.connection import Predictor, ServiceProblem, explain_stream
+from dashboard.imaging import FILE_WINDOW, WINDOW_PRESETS, blend, faithfulness_curves, load_picture, \
+    localisation_scores, windowed
+from dashboard.provenance import read_provenance, sanity_result
+from dashboard.ui import CASE_KEY, banner, served_models, settings
+from dashboard.worklist import read_worklist
+from medxai.errors import UserError
+
+METHODS = list(METHOD_NAMES)
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "dcm", "dicom"]
+
+config = settings()
+st.title("Case review")
+models = served_models(config)
+versions = [model.version for model in models]
+
+
+def chosen_case() -> Case | None:
+    """The case the reviewer picked: an uploaded file, or an item of the worklist folder."""
+    sources = ["Upload"] + (["Worklist"] if config.worklist else [])
+    source = st.radio("Image", sources, horizontal=True, key="source") if len(sources) > 1 else "Upload"
+    try:
+        if source == "Upload":
+            upload = st.file_uploader("PNG, JPEG or DICOM", type=UPLOAD_TYPES, key="upload")
+            return Case(load_picture(upload.getvalue()), dataset="upload") if upload else None
+        dataset, items = read_worklist(config.worklist)
+        item = st.selectbox("Case", items, format_func=lambda entry: entry.title, key="worklist_item")
+        picture = load_picture(item.image.read_bytes())
+        return Case(picture, dataset, item.diagnosis, item.localisation(picture.pixels.shape))
+    except UserError as exc:
+        st.error(f"This image cannot be used: {exc}")
+        return None
+
+
+def hints(case: Case, method: str) -> list[str]:
+    """Reliability hints shown under a map."""
+    found = case.maps[method]
+    lines = [f"{found.seconds:.2f} s"]
+    if "completeness_gap" in found.diagnostics:
+        lines.append(f"IG completeness gap {100 * found.diagnostics['completeness_gap']:.1f} % "
+                     f"({int(found.diagnostics.get('steps', 0))} steps)")
+    if "r2" in found.diagnostics:
+        lines.append(f"LIME surrogate R² {found.diagnostics['r2']:.2f} ({int(found.diagnostics.get('samples', 0))} "
+                     f"samples)")
+    if method == "gradcam":
+        provenance = read_provenance(config.model_repository, case.model["name"], case.model["version"])
+        lines.append(f"sanity check of v{case.model['version']}: {sanity_result(provenance)}")
+    if case.mask is not None:
+        scores = localisation_scores(found.values, case.mask)
+        lines.append(f"IoU {scores['iou']:.2f} · pointing game {'hit' if scores['pointing_game'] >= 0.5 else 'miss'}")
+    return lines
+
+
+def show_maps(area, case: Case, shown: list[str], opacity: float, image) -> None:
+    """The image and each map that has arrived, side by side."""
+    with area.container():
+        ready = [method for method in shown if method in case.maps]
+        columns = st.columns(1 + max(len(ready), 1))
+        columns[0].image(blend(image, None, opacity, case.mask), caption="image" +
+                         (" (expert outline in green)" if case.mask is not None else ""))
+        for column, method in zip(columns[1:], ready):
+            column.image(blend(image, case.maps[method].values, opacity, case.mask),
+                         caption=f"{METHOD_NAMES[method]} overlay")
+            column.caption(" · ".join(hints(case, method)))
+        waiting = [METHOD_NAMES[m] for m in shown if m not in case.maps]
+        if waiting and not case.complete:
+            st.caption("waiting for: " + ", ".join(waiting))
+
+
+def show_prediction(case: Case) -> None:
+    left, right = st.columns([1, 2])
+    left.metric("Prediction", case.predicted, f"{100 * case.probabilities[case.predicted]:.1f} %",
+                delta_color="off")
+    left.caption(f"model {case.model['name']} v{case.model['version']}" +
+                 (f" · expert label: {case.expert_label}" if case.expert_label else ""))
+    right.dataframe(pd.DataFrame({"class": list(case.probabilities),
+                                  "probability": list(case.probabilities.values())}),
+                    hide_index=True, column_config={"probability": st.column_config.ProgressColumn(
+                        "probability", min_value=0.0, max_value=1.0, format="%.3f")})
+
+
+def show_curves(case: Case, shown: list[str]) -> None:
+    if st.button("Plot deletion and insertion curves", key="curves"):
+        with Predictor(config, case.model["version"]) as predictor, st.spinner("Classifying perturbed images..."):
+            for method in shown:
+                if method not in case.curves:
+                    case.curves[method] = faithfulness_curves(case.picture, case.maps[method].values, case.target,
+                                                              case.model["image_size"], predictor)
+    drawn = [method for method in shown if method in case.curves]
+    if not drawn:
+        return
+    for column, mode in zip(st.columns(2), ("deletion", "insertion")):
+        frame = pd.DataFrame({f"{METHOD_NAMES[m]} (AUC {case.curves[m][mode][1]:.3f})": case.curves[m][mode][0]
+                              for m in drawn})
+        frame.index = frame.index / (len(frame) - 1)
+        frame.index.name = "fraction of pixels " + ("removed" if mode == "deletion" else "inserted")
+        column.caption(f"{mode} ({'lower' if mode == 'deletion' else 'higher'} area is better)")
+        column.line_chart(frame, x_label=frame.index.name, y_label="probability of the explained class")
+
+
+case = chosen_case()
+controls = st.columns([2, 1, 1, 1])
+shown = controls[0].multiselect("Methods", METHODS, default=METHODS, format_func=METHOD_NAMES.get, key="methods")
+opacity = controls[1].slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="opacity")
+version = controls[2].selectbox("Model version", versions, index=len(versions) - 1, key="version")
+window = FILE_WINDOW
+if case is not None and case.picture.modality_values is not None:
+    window = controls[3].selectbox("Window", [FILE_WINDOW, *WINDOW_PRESETS], key="window",
+                                   format_func=lambda name: name if name == FILE_WINDOW else
+                                   f"{name} ({WINDOW_PRESETS[name][0]}/{WINDOW_PRESETS[name][1]})")
+
+if case is None:
+    st.info("Upload an image or pick a case from the worklist.")
+    st.stop()
+case.requested_version = version
+stored = st.session_state.get(CASE_KEY)
+if stored is not None and stored.key == case.key and stored.complete:
+    case = stored
+image = windowed(case.picture, window)
+prediction_area, maps_area = st.empty(), st.empty()
+if not case.complete:
+    st.session_state[CASE_KEY] = case
+    try:
+        for event in explain_stream(config, case.picture.data, METHODS, version):
+            case.add_event(event)
+            with prediction_area.container():
+                show_prediction(case)
+            show_maps(maps_area, case, shown, opacity, image)
+    except ServiceProblem as exc:
+        banner(str(exc), key="retry_explain")
+    case.complete = True
+with prediction_area.container():
+    show_prediction(case)
+show_maps(maps_area, case, shown, opacity, image)
+show_curves(case, shown)
