@@ -96,3 +96,28 @@ def test_multi_label_training_masks_uncertain_findings(tmp_path):
                                 model="resnet18_attention", image_size=32, epochs=1, alpha_exp=0.0))
     _, info = load_checkpoint(tmp_path / "run" / "best.pt")
     assert info.multi_label and np.isfinite(metrics["val_loss"])
+
+
+def test_uncertain_findings_are_masked_out_of_the_loss_and_the_metrics():
+    """CheXpert's U-Ignore: an UNCERTAIN target takes no part in the loss (no value, no gradient) or the AUC."""
+    from medxai.data.records import UNCERTAIN
+    from medxai.metrics.classification import classification_metrics
+    from training.losses import ClassificationLoss
+    loss = ClassificationLoss(torch.tensor([1.0, 2.0, 0.5]), multi_label=True, label_smoothing=0.1)
+    targets = torch.tensor([[1.0, 0.0, UNCERTAIN], [UNCERTAIN, 1.0, 0.0], [0.0, UNCERTAIN, 1.0]])
+    logits = torch.randn(3, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    value = loss(logits, targets)
+    value.backward()
+    uncertain = targets == UNCERTAIN
+    assert torch.all(logits.grad[uncertain] == 0) and torch.all(logits.grad[~uncertain] != 0)
+    known = loss(logits.detach().masked_fill(uncertain, 50.0), targets)
+    assert known.item() == pytest.approx(value.item())  # whatever the model says where the label is unknown
+    smoothed = targets.clamp_min(0) * 0.9 + 0.05
+    by_hand = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits.detach(), smoothed, pos_weight=torch.tensor([1.0, 2.0, 0.5]), reduction="none")[~uncertain].mean()
+    assert value.item() == pytest.approx(by_hand.item(), rel=1e-6)
+
+    probabilities = np.array([[0.9, 0.2, 0.0], [0.1, 0.8, 0.3], [0.2, 0.9, 0.7], [0.8, 0.1, 0.4]])
+    labels = np.array([[1, 0, UNCERTAIN], [0, 1, 0], [0, UNCERTAIN, 1], [1, 0, 0]])
+    scored = classification_metrics(probabilities, labels, ["a", "b", "c"], multi_label=True)
+    assert scored["per_class_auc"] == {"a": 1.0, "b": 1.0, "c": 1.0}  # the uncertain 0.0 and 0.9 would cost AUC
