@@ -82,6 +82,11 @@ def _terminate_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+SERVE_TARGETS = {"cpu": {"config_name": "cpu"}, "gpu": {"config_name": None},
+                 "gpu-python": {"config_name": "gpu-python", "cuda_memory_pool_mb": 256}}
+"""Per serving target: which config Triton reads, and the CUDA pool the gpu-python target's tensors use."""
+
+
 class TritonServer:
     """A running tritonserver; use as a context manager, or `start()` / `stop()`.
 

@@ -9,11 +9,6 @@ import typer
 from medxai.commands.options import precision_option
 
 
-SERVE_TARGETS = {"cpu": {"config_name": "cpu"}, "gpu": {"config_name": None},
-                 "gpu-python": {"config_name": "gpu-python", "cuda_memory_pool_mb": 256}}
-"""`triton serve --target`: which config Triton reads, and the CUDA pool the gpu-python target's tensors use."""
-
-
 def _interrupt(signum: int, frame) -> None:
     raise KeyboardInterrupt
 
@@ -70,7 +65,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         Example: medxai triton serve --repository model_repository --http-port 8000 --grpc-port 8001 --metrics-port 8002
         """
         from medxai.errors import UserError
-        from medxai.triton_server import TritonServer
+        from medxai.triton_server import SERVE_TARGETS, TritonServer
         if target not in SERVE_TARGETS:
             raise UserError(f"target must be one of {', '.join(SERVE_TARGETS)}, got '{target}'")
         server = TritonServer(repository, http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port,
@@ -97,8 +92,10 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         concurrency: str = typer.Option("1,8,32", help="Comma-separated client concurrencies."),
         requests: int = typer.Option(64, help="Requests (one image each) per concurrency level."),
         precision: str = precision_option(),
+        device: str = typer.Option("cpu", help="cpu (Triton's cpu target) or cuda (its gpu-python target)."),
     ) -> None:
-        """Images/s and p50/p95/p99 latency: Triton with dynamic batching vs a naive one-at-a-time PyTorch loop.
+        """Images/s and p50/p95/p99 latency: Triton with dynamic batching vs a naive one-at-a-time PyTorch loop,
+        on the same device, with the parity of Triton's answers.
 
         Example: medxai bench serve --model resnet50_attention --image-size 224 --concurrency 1,8,32 --requests 64
         """
@@ -108,5 +105,6 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             levels = [int(level) for level in concurrency.split(",")]
         except ValueError:
             raise UserError(f"--concurrency must be comma-separated integers, got '{concurrency}'") from None
-        result = serve_benchmark(checkpoint, model, image_size, levels, requests, precision, log=typer.echo)
+        result = serve_benchmark(checkpoint, model, image_size, levels, requests, precision, log=typer.echo,
+                                  device=device)
         typer.echo(json.dumps(result))

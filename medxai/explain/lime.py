@@ -21,6 +21,7 @@ from sklearn.metrics import pairwise_distances
 from torch import nn
 
 from medxai.explain.base import Explanation, fast_mode, model_device, normalise, predict_probabilities
+from medxai.explain import lime_device
 from medxai.explain.onnx_predictor import onnx_predictor
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -113,10 +114,17 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, predict: Predict | None = None,
             segmentation: str = "quickshift", segments: list[np.ndarray] | None = None, max_samples: int = 1000,
             min_samples: int = 100, chunk: int = 50, convergence: float = 0.98, seed: int = 0,
-            precision: str = "auto", n_segments: int = 100) -> Explanation:
+            precision: str = "auto", n_segments: int = 100, device_samples: int = 256) -> Explanation:
     """Maps: each pixel takes its superpixel's surrogate weight, then `normalise`. Raw output: per image
     (segments [H,W], weights [S]). `segments` may be given (one array per image) to share superpixels.
-    `max_samples=1000, convergence=1.0` gives a fixed 1000 samples as lime's default."""
+    `max_samples=1000, convergence=1.0` gives a fixed 1000 samples as lime's default.
+
+    A model on a GPU with no `predict` given runs `medxai.explain.lime_device` instead: superpixels (SLIC on the
+    device, `n_segments`), `device_samples` perturbations in one batched pass and the surrogate fit, all there."""
+    if predict is None and model is not None and model_device(model).type != "cpu":
+        given = [torch.as_tensor(labels) for labels in segments] if segments is not None else None
+        return lime_device.explain(model, images, targets, samples=device_samples, n_segments=n_segments, seed=seed,
+                                   precision=precision, segments=given)
     start = time.perf_counter()
     predict = predict or default_predictor(model, precision)
     maps, raw, diagnostics = [], [], []

@@ -9,9 +9,7 @@ from torch import nn
 from medxai.explain import gradcam, integrated_gradients, lime
 from medxai.explain.base import normalise
 from medxai.metrics.faithfulness import blurred
-from tests.explain.toys import grid_segments, quadrant_model
-
-SIZE = 32
+from tests.explain.toys import SIZE, grid_segments, in_quadrant_share, quadrant_model, textured_images
 
 
 class Linear(nn.Module):
@@ -22,15 +20,6 @@ class Linear(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.fc(images.flatten(1))
-
-
-def textured_images(count: int = 2) -> torch.Tensor:
-    return torch.rand(count, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
-
-
-def in_quadrant_share(maps: torch.Tensor) -> float:
-    """Share of the maps' mass inside the top-left quadrant."""
-    return float(maps[:, :SIZE // 2, :SIZE // 2].sum() / maps.sum())
 
 
 @pytest.mark.parametrize("baseline", ["zero", "blur"])

@@ -5,6 +5,8 @@ from torch import nn
 
 from medxai.models.classifier import ClassificationHead, MedicalClassifier
 
+SIZE = 32
+
 
 class QuadrantMask(nn.Module):
     """Zeroes everything outside the top-left quadrant."""
@@ -46,3 +48,12 @@ def tiny_cnn(seed: int = 0) -> MedicalClassifier:
     features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
                              nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU())
     return MedicalClassifier(features, ClassificationHead(16, 2, dropout=0.0), gradcam_layer="features.4").eval()
+
+
+def textured_images(count: int = 2) -> torch.Tensor:
+    return torch.rand(count, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+
+
+def in_quadrant_share(maps: torch.Tensor) -> float:
+    """Share of the maps' mass inside the top-left quadrant."""
+    return float(maps[:, :SIZE // 2, :SIZE // 2].sum() / maps.sum())
