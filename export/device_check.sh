@@ -1,7 +1,8 @@
 #!/bin/bash
 # GPU check for a machine with CUDA PyTorch but no network (the device machines lent to some sessions):
-# which ONNX Runtime providers exist, eager PyTorch forward throughput of resnet50_attention at 224 px, and
-# `medxai bench explain --device cuda`. Packages the machine lacks travel as wheels in .whl/, made beforehand
+# which ONNX Runtime providers exist, eager PyTorch forward throughput of resnet50_attention at 224 px,
+# `medxai bench serve|explain|service --device cuda` (Triton's gpu-python target; GPU LIME) and bench train.
+# bench serve and bench service need the nvidia-pytriton wheel (55 MB) and tritonclient in .whl/ as well. Packages the machine lacks travel as wheels in .whl/, made beforehand
 # on a machine with network access (lime has no wheel on PyPI: `pip wheel --no-deps -w .whl lime==0.2.0.1`):
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
@@ -29,5 +30,7 @@ for dtype in (torch.float32, torch.bfloat16):
             torch.cuda.synchronize(); s = (time.perf_counter() - t) / n
         print(f"forward resnet50_attention 224 {str(dtype)[6:]} batch {bs}: {s*1000:.2f} ms/batch, {bs/s:.0f} img/s")
 PY
-timeout 420 python3 -m medxai bench explain --device cuda --image-size 224 --model resnet50_attention 2>&1 | grep -v "it/s]" | tee $OUT/bench_explain_cuda.txt
+timeout 240 python3 -m medxai bench serve --device cuda --concurrency 1,8,32,128 --requests 512 2>&1 | tee $OUT/bench_serve_cuda.txt
+timeout 300 python3 -m medxai bench explain --device cuda --image-size 224 --model resnet50_attention --images 6 --lime-ceiling 2>&1 | grep -v "it/s]" | tee $OUT/bench_explain_cuda.txt
+timeout 240 python3 -m medxai bench service --device cuda --methods gradcam,ig,lime,fusion --clients 8 --requests 50 2>&1 | tee $OUT/bench_service_cuda.txt
 timeout 300 python3 -m medxai bench train --device cuda --steps 16 2>&1 | tee $OUT/bench_train_cuda.txt

@@ -27,6 +27,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from medxai.data import load_dataset
         from medxai.data.phantoms import make_phantoms
         from medxai.explain.report import explain_file
+        from medxai.precision import hardware
         from training.evaluate import evaluate
         from training.trainer import TrainConfig, train
 
@@ -61,7 +62,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                   "explained_image": {"image": str(image), "prediction": explained["prediction"]["class"],
                                       "maps": str(workdir / "explained"),
                                       "seconds": {k: m["seconds"] for k, m in explained["methods"].items()}},
-                  "served": served, "seconds": seconds}
+                  "served": served, "seconds": seconds, "hardware": hardware("cpu")}
         (workdir / "report.json").write_text(json.dumps(report, indent=2))
         console.print_json(json.dumps(report))
         console.print(f"report: {workdir / 'report.json'}; evaluation: {workdir / 'evaluation' / 'metrics.json'}; "
