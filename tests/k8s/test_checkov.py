@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.k8s.conftest import OVERLAYS
+from tests.k8s.conftest import VARIANTS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,8 +30,8 @@ def report(rendered, tmp_path_factory) -> dict:
         pytest.skip("checkov not found: python3.11 -m venv .venv/checkov && .venv/checkov/bin/pip install "
                     "checkov==3.3.30 (or set MEDXAI_CHECKOV)")
     folder = tmp_path_factory.mktemp("rendered")
-    for overlay, text in rendered.items():
-        (folder / f"{overlay}.yaml").write_text(text)
+    for variant, text in rendered.items():
+        (folder / f"{variant}.yaml").write_text(text)
     result = subprocess.run([binary, "--directory", str(folder), "--framework", "kubernetes", "--output", "json",
                              "--compact", "--skip-download"], capture_output=True, text=True, timeout=600)
     assert result.returncode in (0, 1), result.stderr  # 1: findings, which the tests below show
@@ -43,7 +43,7 @@ def test_checkov_finds_nothing_on_any_overlay(report):
               for check in report["results"]["failed_checks"]]
     assert failed == []
     scanned = {check["file_path"].lstrip("/") for check in report["results"]["passed_checks"]}
-    assert scanned == {f"{overlay}.yaml" for overlay in OVERLAYS}
+    assert scanned == {f"{variant}.yaml" for variant in VARIANTS}
 
 
 def test_every_skipped_check_is_justified_beside_its_annotation(report):

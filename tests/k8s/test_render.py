@@ -7,17 +7,27 @@ import pytest
 import yaml
 
 from tests.cli import assert_help_with_example, assert_user_error, medxai
-from tests.k8s.conftest import OVERLAYS, find, pod_specs
+from tests.k8s.conftest import OVERLAYS, VARIANTS, find, pod_specs
 from tests.k8s.monitoring_schemas import SCHEMAS
 
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 
 
-def test_every_overlay_is_there():
-    assert set(OVERLAYS) == {"dev-cpu", "prod-gpu"}
+def test_every_overlay_and_component_is_there():
+    assert set(VARIANTS) == {"dev-cpu", "prod-gpu", "prod-gpu+s3-repository"}
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_s3_component_fills_tritons_own_copy_of_the_repository_before_it_starts(objects):
+    items = objects["prod-gpu+s3-repository"]
+    pod = find(items, "Deployment", "triton")["spec"]["template"]["spec"]
+    assert [container["name"] for container in pod["initContainers"]] == ["sync-repository"]
+    assert {"name": "repository", "emptyDir": {"sizeLimit": "20Gi"}} in pod["volumes"]
+    assert all(volume["name"] != "data" for volume in pod["volumes"])  # the shared volume is not mounted
+    assert find(items, "NetworkPolicy", "triton-object-storage")["metadata"]["namespace"] == "medxai"
+    assert_user_error(medxai("k8s", "render", "--overlay", "prod-gpu", "--component", "nfs"), "no component 'nfs'")
+
+
+@pytest.mark.parametrize("overlay", VARIANTS)
 def test_every_object_passes_kubernetes_schemas_strictly(objects, overlay):
     crds = []
     for item in objects[overlay]:
@@ -43,7 +53,7 @@ def test_crd_schemas_refuse_what_the_crds_do_not_define(objects):
         jsonschema.validate(bad, SCHEMAS["PrometheusRule"])
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", VARIANTS)
 def test_every_pod_is_restricted_with_requests_and_limits(objects, overlay):
     namespace = find(objects[overlay], "Namespace", "medxai")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
