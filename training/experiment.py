@@ -9,7 +9,7 @@ so a rerun resumes where the last one stopped. `experiment_report` turns the res
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +187,10 @@ def run_experiment(experiment: Experiment, work: str | Path) -> dict:
     settings = experiment.settings
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
+    recorded, current = work / "experiment.json", json.dumps(experiment.as_dict()["data"] | asdict(settings), indent=1)
+    if recorded.exists() and recorded.read_text() != current:
+        raise UserError(f"{work} holds folds of an experiment with other settings: delete it or give another --work")
+    recorded.write_text(current)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if settings.threads:
         torch.set_num_threads(settings.threads)

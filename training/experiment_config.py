@@ -34,7 +34,7 @@ class Settings:
     ig_max_steps: int = 64
     lime_max_samples: int = 1000
     lime_segmentation: str = "quickshift"
-    lime_variants: list[dict] = field(default_factory=list)
+    variants: list[dict] = field(default_factory=list)
     deletion_steps: int = 32
     gallery_images: int = 12
     spurious_marker: bool = False
@@ -55,7 +55,8 @@ class Experiment:
 
 def load_experiment(path: str | Path, profile: str = "cpu") -> Experiment:
     """Read CONFIG.toml: `name`, `title`, `[data]` (`path = DIR` or `phantoms = {kind, n, size, seed}`),
-    `[settings]` and `[profiles.<profile>]` (which overrides `[settings]`)."""
+    `[settings]` and `[profiles.<profile>]` (which overrides `[settings]`). `variants` are extra Table 6 rows:
+    one method with other options, e.g. {method = "lime", segmentation = "slic", n_segments = 200}."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"experiment config not found: {path}")
@@ -74,6 +75,9 @@ def load_experiment(path: str | Path, profile: str = "cpu") -> Experiment:
     if unknown:
         raise UserError(f"{path}: unknown settings {unknown}; known: {', '.join(sorted(known))}")
     settings = Settings(**chosen)
+    for variant in settings.variants:
+        if variant.get("method") not in ("gradcam", "ig", "lime") or len(variant) < 2:
+            raise UserError(f"{path}: each variant needs method = gradcam|ig|lime and at least one option, got {variant}")
     if not settings.ours.endswith("_attention"):
         raise UserError(f"{path}: 'ours' must be an attention model, got '{settings.ours}'")
     if settings.spurious_marker and "phantoms" not in data:

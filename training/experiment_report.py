@@ -103,9 +103,11 @@ def lime_segments(results: list[dict], row: str) -> str:
 def table6(run: dict) -> list[dict]:
     results = run["results"]["ours"]
     scores = pooled_scores(results)
-    variants = [variant_name(v) for v in run["experiment"]["settings"]["lime_variants"]]
+    variants = {method: [variant_name(v) for v in run["experiment"]["settings"]["variants"] if v["method"] == method]
+                for method in ("gradcam", "lime", "ig")}
     rows = []
-    for name in ("gradcam", "lime", *variants, "ig", "fusion", "centred_disc", "whole_image"):
+    for name in ("gradcam", *variants["gradcam"], "lime", *variants["lime"], "ig", *variants["ig"], "fusion",
+                 "centred_disc", "whole_image"):
         row = explanation_row(NAMES.get(name, name), scores[name], scores["fusion"],
                               PAPER_TABLE6.get(name, (NONE,) * 3))
         row["lime_segments"] = lime_segments(results, name) if name.startswith("lime") else NONE
@@ -272,9 +274,9 @@ figures are means ± SD over the held-out images of every fold, for ours trained
 the image's true class. The no-skill rows say what a map that ignores the image scores. p-values are two-sided
 Wilcoxon signed-rank tests over the same images (classification: the probability each model gives the true
 class; explanations: the per-image metric), shown only where a row is compared with another; a dash means no
-comparison or no difference. The paper's figures come from ImageNet-initialised models on CheXpert and
-ISIC 2020 at the paper's image size; ours come from randomly initialised models on the data and at the sizes in
-the run table, so they are comparable in method, not in value.
+comparison or no difference. The paper's figures come from ImageNet-initialised models on CheXpert and the
+ISIC challenge set at the paper's image size; ours come from randomly initialised models on the data and at the
+sizes in the run table, so they are comparable in method, not in value.
 """
 
 

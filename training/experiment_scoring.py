@@ -21,9 +21,10 @@ LOCALISATION = list(localisation.HIGHER_IS_BETTER)
 METRICS = [*LOCALISATION, "deletion_auc", "insertion_auc"]
 
 
-def variant_name(options: dict) -> str:
-    """'lime[segmentation=slic,n_segments=200]' for the LIME options of a Table 6 variant row."""
-    return "lime[" + ",".join(f"{key}={value}" for key, value in options.items()) + "]"
+def variant_name(variant: dict) -> str:
+    """'lime[segmentation=slic,n_segments=200]' for a Table 6 variant row: a method with other options."""
+    options = {key: value for key, value in variant.items() if key != "method"}
+    return variant["method"] + "[" + ",".join(f"{key}={value}" for key, value in options.items()) + "]"
 
 
 def method_options(settings) -> dict[str, dict]:
@@ -48,14 +49,17 @@ def explanation_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tens
                      ) -> tuple[dict[str, torch.Tensor], dict[str, list]]:
     """Maps by row name (methods, pairs, LIME variants, baselines) and per-image diagnostics by row name."""
     options = method_options(settings)
+    options["lime"]["predict"] = lime.torch_predictor(model)  # the model itself, in this process's threads
     explanations = run_methods(model, images, targets, list(METHOD_NAMES), options)
     maps = {name: explanation.maps for name, explanation in explanations.items()}
     diagnostics = {name: explanations[name].diagnostics for name in COMPONENTS}
     for pair in PAIRS:
         parts = pair.split("+")
         maps[pair] = fuse({name: maps[name] for name in parts}, {name: WEIGHTS[name] for name in parts})
-    for variant in settings.lime_variants:
-        explanation = lime.explain(model, images, targets, **{**options["lime"], **variant})
+    for variant in settings.variants:
+        method = variant["method"]
+        chosen = {**options.get(method, {}), **{k: v for k, v in variant.items() if k != "method"}}
+        explanation = COMPONENTS[method](model, images, targets, **chosen)
         maps[variant_name(variant)] = explanation.maps
         diagnostics[variant_name(variant)] = explanation.diagnostics
     shape = tuple(images.shape[-2:])

@@ -1,0 +1,128 @@
+"""`medxai experiment` end to end on a tiny phantom config: every table has its shape, every number report.md
+shows is in a CSV, a rerun resumes instead of training again, and config mistakes are one clear line."""
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from medxai.errors import UserError
+from tests.cli import assert_help_with_example, assert_user_error, medxai
+from training.experiment_config import load_experiment
+from training.experiment_report import EXPLANATION_COLUMNS, SHORTCUT, TABLE5, TABLE6, TABLE9
+
+TINY = """
+name = "tiny"
+[data]
+phantoms = { kind = "xray", n = 40, size = 32, seed = 0 }
+[settings]
+image_size = 32
+epochs = 1
+folds = 2
+batch_size = 16
+lr = 1e-3
+ours = "resnet18_attention"
+baselines = ["efficientnet_b0"]
+explained_images = 2
+ig_steps = 4
+ig_max_steps = 4
+lime_max_samples = 100
+lime_segmentation = "slic"
+variants = [{ method = "lime", segmentation = "slic", n_segments = 20 }]
+deletion_steps = 4
+gallery_images = 4
+spurious_marker = true
+threads = 1
+"""
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+# section title in report.md -> (CSV, columns, rows)
+TABLES = {"Table 5": ("table5_classification", TABLE5, 3), "Table 6": ("table6_explanations", TABLE6, 7),
+          "Table 8": ("table8_explainer_ablation", EXPLANATION_COLUMNS, 7),
+          "Table 9": ("table9_lexp_ablation", TABLE9, 2), "Shortcut": ("shortcut_learning", SHORTCUT, 10)}
+
+
+def report_numbers(text: str) -> set[str]:
+    """Numbers in report.md's prose and table cells (not in headings, table headers or `code`)."""
+    lines = text.splitlines()
+    kept = [line for i, line in enumerate(lines) if not line.startswith("#")
+            and not (i + 1 < len(lines) and lines[i + 1].startswith("|---"))]
+    return set(NUMBER.findall(re.sub(r"`[^`]*`", "", "\n".join(kept))))
+
+
+def sections(text: str) -> dict[str, list[list[str]]]:
+    """Markdown tables by section heading: body rows as lists of cells."""
+    out, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = out.setdefault(line[3:], [])
+        elif line.startswith("| ") and current is not None:
+            current.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return {title: rows[1:] for title, rows in out.items()}  # drop each header row
+
+
+@pytest.fixture(scope="module")
+def experiment_run(tmp_path_factory) -> tuple[Path, Path, Path]:
+    folder = tmp_path_factory.mktemp("experiment")
+    config = folder / "tiny.toml"
+    config.write_text(TINY)
+    result = medxai("experiment", str(config), "--out", str(folder / "report"), "--work", str(folder / "work"),
+                    timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return config, folder / "report", folder / "work"
+
+
+def test_every_table_has_its_shape(experiment_run):
+    _, report, _ = experiment_run
+    tables = sections((report / "report.md").read_text())
+    for prefix, (name, columns, count) in TABLES.items():
+        title = next(title for title in tables if title.startswith(prefix))
+        rows = tables[title]
+        assert len(rows) == count, (title, rows)
+        assert all(len(row) == len(columns) for row in rows), title
+        with open(report / f"{name}.csv") as handle:
+            assert len(list(csv.DictReader(handle))) == count
+    for figure in ("roc.png", "deletion_insertion.png", "gallery.png"):
+        assert (report / figure).stat().st_size > 0
+    results = json.loads((report / "results.json").read_text())
+    assert set(results["results"]) == {"ours", "ours_alpha0", "efficientnet_b0"}
+    assert all(len(folds) == 2 for folds in results["results"].values())
+
+
+def test_every_number_in_the_report_is_in_a_csv(experiment_run):
+    _, report, _ = experiment_run
+    in_csv = set()
+    for path in report.glob("*.csv"):
+        with open(path) as handle:
+            for row in csv.reader(handle):
+                for cell in row:
+                    in_csv |= set(NUMBER.findall(cell))
+    shown = report_numbers((report / "report.md").read_text())
+    assert shown and shown <= in_csv, sorted(shown - in_csv)
+
+
+def test_a_rerun_resumes_finished_folds(experiment_run):
+    config, report, work = experiment_run
+    checkpoint = work / "ours" / "fold0" / "best.pt"
+    before = checkpoint.stat().st_mtime_ns
+    table = (report / "table5_classification.csv").read_text()
+    result = medxai("experiment", str(config), "--out", str(report), "--work", str(work), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert checkpoint.stat().st_mtime_ns == before
+    assert "epoch 1:" not in result.stderr  # nothing trained again
+    assert (report / "table5_classification.csv").read_text() == table
+
+
+def test_config_mistakes_are_one_clear_line(tmp_path):
+    assert_help_with_example("experiment")
+    assert_user_error(medxai("experiment", str(tmp_path / "absent.toml")), "experiment config not found")
+    config = tmp_path / "bad.toml"
+    config.write_text(TINY.replace("epochs = 1", "epochz = 1"))
+    with pytest.raises(UserError, match="unknown settings"):
+        load_experiment(config)
+    with pytest.raises(UserError, match="unknown profile"):
+        load_experiment(config, "tpu")
+    config.write_text(TINY.replace('phantoms = { kind = "xray", n = 40, size = 32, seed = 0 }', 'path = "x"'))
+    with pytest.raises(UserError, match="spurious_marker needs phantom data"):
+        load_experiment(config)
