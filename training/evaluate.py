@@ -34,15 +34,17 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
     if spec.class_names != info.class_names:
         raise UserError(f"{data} has classes {spec.class_names}, the checkpoint was trained on {info.class_names}")
     dataset = ImageDataset(spec, info.image_size, cache=False)
-    bf16 = use_bf16(precision, "cpu")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # explanation scoring follows the model
+    model.to(device)
+    bf16 = use_bf16(precision, device)
     probabilities, targets, _ = predict_batches(model, DataLoader(dataset, batch_size=batch_size),
-                                                torch.device("cpu"), bf16, channels_last=bf16)
+                                                device, bf16, channels_last=bf16)
     metrics = classification_metrics(probabilities, targets, info.class_names, info.multi_label)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plot_roc(probabilities, targets, info.class_names, info.multi_label, out / "roc.png", f"{spec.name} ROC")
     metrics.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "roc_png": str(out / "roc.png"),
-                    "hardware": hardware("cpu", precision)})
+                    "hardware": hardware(device, precision)})
     if explanations and spec.has_localisation():
         from medxai.explain.evaluation import evaluate_explanations
         metrics["explanations"] = evaluate_explanations(model, dataset, max_images=max_explained,

@@ -11,9 +11,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     def experiment(
         config: Path = typer.Argument(..., help="Experiment TOML (see experiments/)."),
         profile: str = typer.Option("cpu", help="cpu (sized for a small machine) or gpu (the paper's settings)."),
-        out: Path = typer.Option(None, help="Report folder [default: reports/<name>]."),
+        out: Path = typer.Option(None, help="Report folder (default: reports/NAME)."),
         work: Path = typer.Option(None, help="Checkpoints and finished folds, reused on rerun "
-                                             "[default: runs/experiments/<name>-<profile>]."),
+                                             "(default: runs/experiments/NAME-PROFILE)."),
     ) -> None:
         """k-fold training of ours and the baselines, explanation quality, the paper's ablations and paired tests;
         writes report.md, CSV/JSON of every number and figures. Finished folds are not trained again.

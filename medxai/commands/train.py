@@ -34,18 +34,24 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         pretrained: str = typer.Option(None, help="ImageNet weights file, or 'imagenet' for torch's hub cache."),
         attention_stage: int = typer.Option(3, help="Residual stage followed by the attention module."),
         uncertainty: str = typer.Option("ones", help="CheXpert uncertain labels: ones, zeros or ignore."),
+        workers: int = typer.Option(None, help="Data-loading processes (default: the cores available less one, "
+                                               "at most 8)."),
     ) -> None:
         """Train with cross-validation; writes RUN/best.pt and RUN/metrics.json.
 
         Example: medxai train --data data/phantoms --out runs/demo --model resnet50_attention --image-size 224 --epochs 5 --folds 5
         """
-        from training.trainer import TrainConfig, train as run_training
+        from training.trainer import TrainConfig, default_workers, train as run_training
         _existing(data, "data")
+        if workers is not None and workers < 0:
+            from medxai.errors import UserError
+            raise UserError("--workers must be >= 0")
         metrics = run_training(TrainConfig(
             data=str(data), out=str(out), model=model, image_size=image_size, epochs=epochs, folds=folds,
             alpha_exp=alpha_exp, exp_images=exp_images, exp_every=exp_every, batch_size=batch_size, lr=lr,
             patience=patience, seed=seed, precision=precision, channels_last=channels_last, weighted_sampler=weighted_sampler,
-            pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty))
+            pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty,
+            workers=default_workers() if workers is None else workers))
         from training import distributed
         if distributed.rank() == 0:
             typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "f1", "selected_fold")}

@@ -126,3 +126,9 @@ def test_config_mistakes_are_one_clear_line(tmp_path):
     config.write_text(TINY.replace('phantoms = { kind = "xray", n = 40, size = 32, seed = 0 }', 'path = "x"'))
     with pytest.raises(UserError, match="spurious_marker needs phantom data"):
         load_experiment(config)
+
+
+def test_train_takes_a_worker_count(tmp_path):
+    assert "--workers" in medxai("train", "--help").stdout
+    assert_user_error(medxai("train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--workers", "-1"),
+                      "--workers must be >= 0")
