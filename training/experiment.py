@@ -149,6 +149,9 @@ def shortcut_study(experiment: Experiment, work: Path, clean_model_file: Path, d
     map's energy in the marker corner and in the lesion on marked test images, and the release gate's
     randomisation check, which is what would have had to stop the model."""
     settings = experiment.settings
+    cached = work / "shortcut.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
     data = prepare_data(experiment, work, spurious_marker=True)
     spec = load_dataset(data)
     pool = training_pool(spec)
@@ -179,6 +182,7 @@ def shortcut_study(experiment: Experiment, work: Path, clean_model_file: Path, d
                                 "lesion": float(np.mean(scores["energy_in_mask"]))}
                        for method, scores in scored["scores"].items()
                        if method in ("gradcam", "ig", "lime", "fusion", "whole_image")}}
+    cached.write_text(json.dumps(out))
     return out
 
 

@@ -162,6 +162,29 @@ def shortcut_table(run: dict) -> list[dict]:
     return rows
 
 
+def shortcut_verdict(run: dict) -> str:
+    """What the shortcut table says about the release gate and our metrics, in words (its figures are above)."""
+    models = run["shortcut"]["models"]
+    marked, clean = models["trained with marker"], models["trained without marker"]
+    gate = ("passed the release gate's randomisation check, so the gate would have released it"
+            if marked["randomisation_check"]["passed"] else "failed the release gate's randomisation check")
+    drop = ("scored worse on the clean test split than on its validation fold, which still carries the marker"
+            if marked["test_accuracy"] < marked["validation_accuracy"] else
+            "scored no worse on the clean test split than on its validation fold")
+    chance = marked["energy"]["whole_image"]["marker"]
+    pointing = [NAMES[m] for m in ("gradcam", "ig", "lime", "fusion") if marked["energy"][m]["marker"] > 2 * chance]
+    looked = (f"put more than twice the no-skill share of their energy in the marker corner: {', '.join(pointing)}"
+              if pointing else "put no more than twice the no-skill share of their energy in the marker corner")
+    versus = ("more than the model trained without the marker"
+              if marked["energy"]["fusion"]["marker"] > clean["energy"]["fusion"]["marker"] else
+              "no more than the model trained without the marker")
+    return (f"The model trained with the marker {gate}. It {drop}. Its maps {looked}; the fused map put "
+            f"{versus}. The check that would stop such a model: on held-out images with expert masks, the share "
+            "of each map's energy outside the lesion in regions a shortcut could use (corners, borders, text), "
+            "against the no-skill share, together with the gap between validation accuracy and accuracy on "
+            "images whose markers are shuffled.")
+
+
 def run_table(run: dict, command: str) -> list[dict]:
     """What was run, as one table, so that every figure in the report's header is in a CSV too."""
     settings = run["experiment"]["settings"]
@@ -304,6 +327,8 @@ def write_report(run: dict, out: str | Path, command: str) -> Path:
     for name, (rows, columns) in tables.items():
         if rows:
             parts += [f"## {titles[name]}", "", markdown_table(rows, columns), ""]
+        if rows and name == "shortcut_learning":
+            parts += [shortcut_verdict(run), ""]
     parts += ["## Figures", "", "ROC of ours, held-out folds pooled: ![ROC](roc.png)", "",
               "Deletion and insertion curves: ![curves](deletion_insertion.png)", "",
               "Gallery (rows: held-out images, best then worst by fused IoU; columns: the image with the expert "
