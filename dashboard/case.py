@@ -35,8 +35,9 @@ class Case:
     curves: dict[str, dict] = field(default_factory=dict)
 
     @property
-    def key(self) -> tuple[str, str]:
-        return self.picture.case_id, self.requested_version
+    def key(self) -> tuple[str, str, str]:
+        """Same pixels from the same source, explained by the same requested version: the same case."""
+        return self.picture.case_id, self.dataset, self.requested_version
 
     def add_event(self, event) -> None:
         """Take one ExplainEvent: the first carries the prediction and the model."""

@@ -8,6 +8,7 @@ from dashboard.ratings import RatingStore
 from dashboard.settings import DashboardSettings
 
 CASE_KEY = "case"
+REVIEWER_KEY = "reviewer"
 
 
 def settings() -> DashboardSettings:
@@ -16,7 +17,7 @@ def settings() -> DashboardSettings:
 
 def banner(message: str, key: str = "retry") -> None:
     """A problem as a red banner with a retry button; the page stops here."""
-    st.error(message, icon="🚫")
+    st.error(message, icon=":material/error:")
     st.button("Retry", key=key, type="primary")  # any click reruns the page
     st.stop()
 
@@ -34,8 +35,8 @@ def oidc_configured() -> bool:
 
 
 def reviewer() -> str | None:
-    """The reviewer's identity: the OIDC login when configured (st.login), else a name typed once per
-    session, with a warning that it is not verified."""
+    """The reviewer's identity, in the sidebar of every page: the OIDC login when configured (st.login), else
+    a name typed once per session, with a warning that it is not verified."""
     with st.sidebar:
         if oidc_configured():
             if not st.user.is_logged_in:
@@ -44,9 +45,10 @@ def reviewer() -> str | None:
             st.caption(f"Signed in as {st.user.get('email') or st.user.get('name')}")
             st.button("Log out", on_click=st.logout)
             return str(st.user.get("email") or st.user.get("name"))
-        name = st.text_input("Reviewer name", key="reviewer_name").strip()
-        st.warning("Identity not verified: the name is typed, not signed in.", icon="⚠️")
-        return name or None
+        name = st.text_input("Reviewer name", value=st.session_state.get(REVIEWER_KEY, ""), key="reviewer_name")
+        st.warning("Identity not verified: the name is typed, not signed in.", icon=":material/warning:")
+        st.session_state[REVIEWER_KEY] = name.strip()  # kept when another page is opened
+        return name.strip() or None
 
 
 @st.cache_resource

@@ -5,9 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.provenance import gate_result, read_provenance, sanity_result
-from dashboard.ui import served_models, settings
+from dashboard.ui import reviewer, served_models, settings
 
 config = settings()
+reviewer()
 st.title("Models")
 models = served_models(config)
 st.dataframe(pd.DataFrame([{"model": m.name, "version": m.version, "classes": ", ".join(m.class_names),

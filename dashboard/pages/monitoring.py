@@ -5,12 +5,13 @@ every few seconds while the page is open and kept for the session."""
 import streamlit as st
 
 from dashboard.monitoring import latency_since_start, prometheus_panels, scrape, scraped_panels
-from dashboard.ui import banner, settings
+from dashboard.ui import banner, reviewer, settings
 
 REFRESH_S = 5
 KEPT_SNAPSHOTS = 720
 
 config = settings()
+reviewer()
 st.title("Monitoring")
 
 
@@ -35,7 +36,7 @@ def live() -> None:
         return
     snapshot, failures = scrape(config.metrics_urls())
     for name, reason in failures.items():
-        st.warning(f"The {name} metrics cannot be read: {reason}", icon="⚠️")
+        st.warning(f"The {name} metrics cannot be read: {reason}", icon=":material/warning:")
     snapshots = st.session_state.setdefault("snapshots", [])
     snapshots.append(snapshot)
     del snapshots[:-KEPT_SNAPSHOTS]

@@ -9,27 +9,27 @@ import streamlit as st
 from dashboard.case import METHOD_NAMES
 from dashboard.imaging import blend
 from dashboard.ratings import Rating
-from dashboard.ui import CASE_KEY, ratings_store, settings
+from dashboard.ui import CASE_KEY, ratings_store, reviewer, settings
 
 SCORE_LABELS = {1: "1 poor", 2: "2", 3: "3", 4: "4", 5: "5 excellent"}
 
 config = settings()
 st.title("Rating")
-reviewer = st.session_state.get("reviewer")
+rater = reviewer()
 case = st.session_state.get(CASE_KEY)
-if not reviewer:
+if not rater:
     st.info("Enter your reviewer name in the sidebar (or log in) to rate.")
     st.stop()
 if case is None or not case.complete:
     st.info("Open a case in Case review first; its maps are rated here.")
-    st.page_link("pages/review.py", label="Case review", icon="🔎")
+    st.page_link("pages/review.py", label="Case review", icon=":material/search:")
     st.stop()
 
 blinded = st.toggle("Blinded: hide method names and shuffle their order", key="blinded")
 opacity = st.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="rating_opacity")
 methods = list(case.maps)
 if blinded:  # the same order for this reviewer and case on every rerun
-    random.Random(f"{reviewer}/{case.picture.case_id}").shuffle(methods)
+    random.Random(f"{rater}/{case.picture.case_id}").shuffle(methods)
 st.caption(f"Case {case.picture.case_id[:12]} · {case.dataset} · model {case.model['name']} "
            f"v{case.model['version']} · prediction {case.predicted}" +
            ("" if blinded or not case.expert_label else f" · expert label {case.expert_label}"))
@@ -51,8 +51,8 @@ for column, (position, method) in zip(st.columns(len(methods)), enumerate(method
                     st.warning("Choose a score from 1 to 5 first.")
                 else:
                     acknowledged[key] = store.add(Rating(
-                        reviewer=reviewer, case_id=case.picture.case_id, dataset=case.dataset,
+                        reviewer=rater, case_id=case.picture.case_id, dataset=case.dataset,
                         model=case.model["name"], model_version=case.model["version"], method=method, score=score,
                         misleading=misleading, comment=comment.strip(), blinded=blinded))
         if key in acknowledged:
-            st.success(f"Saved (rating #{acknowledged[key]}).", icon="✅")
+            st.success(f"Saved (rating #{acknowledged[key]}).", icon=":material/check_circle:")

@@ -9,9 +9,10 @@ import streamlit as st
 from dashboard.agreement import counts, ordinal_alpha, pairwise_kappa, trust_scores
 from dashboard.case import METHOD_NAMES
 from dashboard.ratings import latest
-from dashboard.ui import ratings_store, settings
+from dashboard.ui import ratings_store, reviewer, settings
 
 config = settings()
+reviewer()
 st.title("Report")
 everything = ratings_store(config).frame()
 if everything.empty:

@@ -10,7 +10,7 @@ from dashboard.connection import Predictor, ServiceProblem, explain_stream
 from dashboard.imaging import FILE_WINDOW, WINDOW_PRESETS, blend, faithfulness_curves, load_picture, \
     localisation_scores, windowed
 from dashboard.provenance import read_provenance, sanity_result
-from dashboard.ui import CASE_KEY, banner, served_models, settings
+from dashboard.ui import CASE_KEY, banner, reviewer, served_models, settings
 from dashboard.worklist import read_worklist
 from medxai.errors import UserError
 
@@ -18,6 +18,7 @@ METHODS = list(METHOD_NAMES)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "dcm", "dicom"]
 
 config = settings()
+reviewer()
 st.title("Case review")
 models = served_models(config)
 versions = [model.version for model in models]
@@ -32,7 +33,8 @@ def chosen_case() -> Case | None:
             upload = st.file_uploader("PNG, JPEG or DICOM", type=UPLOAD_TYPES, key="upload")
             return Case(load_picture(upload.getvalue()), dataset="upload") if upload else None
         dataset, items = read_worklist(config.worklist)
-        item = st.selectbox("Case", items, format_func=lambda entry: entry.title, key="worklist_item")
+        titles = [entry.title for entry in items]
+        item = items[titles.index(st.selectbox("Case", titles, key="worklist_item"))]
         picture = load_picture(item.image.read_bytes())
         return Case(picture, dataset, item.diagnosis, item.localisation(picture.pixels.shape))
     except UserError as exc:
@@ -70,9 +72,6 @@ def show_maps(area, case: Case, shown: list[str], opacity: float, image) -> None
             column.image(blend(image, case.maps[method].values, opacity, case.mask),
                          caption=f"{METHOD_NAMES[method]} overlay")
             column.caption(" · ".join(hints(case, method)))
-        waiting = [METHOD_NAMES[m] for m in shown if m not in case.maps]
-        if waiting and not case.complete:
-            st.caption("waiting for: " + ", ".join(waiting))
 
 
 def show_prediction(case: Case) -> None:
@@ -125,7 +124,7 @@ stored = st.session_state.get(CASE_KEY)
 if stored is not None and stored.key == case.key and stored.complete:
     case = stored
 image = windowed(case.picture, window)
-prediction_area, maps_area = st.empty(), st.empty()
+prediction_area, progress_area, maps_area = st.empty(), st.empty(), st.empty()
 if not case.complete:
     st.session_state[CASE_KEY] = case
     try:
@@ -133,10 +132,13 @@ if not case.complete:
             case.add_event(event)
             with prediction_area.container():
                 show_prediction(case)
+            waiting = [METHOD_NAMES[method] for method in METHODS if method not in case.maps]
+            progress_area.caption("waiting for: " + ", ".join(waiting) if waiting else "")
             show_maps(maps_area, case, shown, opacity, image)
     except ServiceProblem as exc:
         banner(str(exc), key="retry_explain")
     case.complete = True
+    progress_area.empty()
 with prediction_area.container():
     show_prediction(case)
 show_maps(maps_area, case, shown, opacity, image)

@@ -36,7 +36,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
 
         Example: medxai dashboard --local-stack --workdir demo --ratings-db demo/ratings.sqlite
         """
-        import dashboard as dashboard_package
+        from importlib.util import find_spec
+
         from dashboard.settings import DashboardSettings
         from explain_service.stack import STATE_FILE, StackPorts, process_alive, stack_down, stack_up
         from medxai.errors import UserError
@@ -64,9 +65,10 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                      service_metrics=service_metrics, triton_metrics=triton_metrics,
                                      model_repository=model_repository, worklist=worklist,
                                      ratings_db=ratings_db.resolve())
-        app_path = Path(dashboard_package.__file__).parent / "app.py"
-        command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
-                   "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        app_path = find_spec("dashboard.app").origin  # located, not imported: it is a Streamlit script
+        command = [sys.executable, "-m", "streamlit", "run", app_path, "--server.port", str(port),
+                   "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                   "--client.toolbarMode", "viewer"]
         typer.echo(f"dashboard on http://{address}:{port} (service {service}, ratings {settings.ratings_db})",
                    err=True)
         streamlit = subprocess.Popen(command, env=os.environ | settings.to_env())

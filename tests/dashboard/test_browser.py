@@ -65,11 +65,13 @@ def test_review_and_rate_in_chromium(dashboard_process, held_out, tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(WAIT_MS)
+        expect.set_options(timeout=WAIT_MS)
         page.goto(url)
         page.get_by_label("Reviewer name").fill("dr_browser")
         page.get_by_label("Reviewer name").press("Enter")
         page.locator("input[type=file]").set_input_files(str(image))
         expect(page.get_by_text("Fused map overlay")).to_be_visible()
+        expect(page.get_by_role("button", name="Plot deletion and insertion curves")).to_be_visible()  # settled
         page.screenshot(path=str(screenshots / "review.png"))
 
         page.get_by_role("link", name="Rating").click()

@@ -1,13 +1,22 @@
 """Each page against the real service and Triton (AppTest): rating a streamed case (named and blinded), the
 report over stored ratings, monitoring from the live /metrics endpoints, and the models Triton serves."""
 
+import dataclasses
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from dashboard.connection import Predictor
+from dashboard.monitoring import prometheus_panels
 from dashboard.ratings import Rating, RatingStore
 from dashboard.settings import DashboardSettings
+from medxai.triton_server import free_port
 from tests.dashboard.conftest import open_page, use_settings
 
 
@@ -91,5 +100,45 @@ def test_models_page_lists_served_versions_with_their_gate(dashboard_settings):
     assert not app.exception and not app.error
     models = app.dataframe[0].value
     assert isinstance(models, pd.DataFrame) and models.loc[0, "model"] == "phantom"
-    assert models.loc[0, "classes"] == "benign, malignant"
+    assert models.loc[0, "classes"] == "benign_nodule, malignant_nodule"
     assert "Release gate:" in app.markdown[0].value and "Sanity check:" in app.markdown[0].value
+
+
+@pytest.fixture
+def prometheus(dashboard_settings, tmp_path):
+    """Debian's prometheus scraping the service and Triton every second."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+    targets = [urllib.parse.urlsplit(url).netloc for url in dashboard_settings.metrics_urls().values()]
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps({"global": {"scrape_interval": "1s"},
+                                  "scrape_configs": [{"job_name": "medxai", "static_configs": [{"targets": targets}]}]}))
+    port = free_port()
+    process = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_monitoring_from_prometheus(monkeypatch, dashboard_settings, prometheus):
+    use_settings(monkeypatch, dataclasses.replace(dashboard_settings, prometheus=prometheus))
+    with Predictor(dashboard_settings) as predict:
+        while prometheus_has_no_rate(prometheus):  # traffic until Prometheus has two scrapes that saw it
+            predict(np.random.default_rng(0).random((64, 64, 3), dtype=np.float32))
+            time.sleep(0.5)
+    app = open_page("pages/monitoring.py")
+    assert not app.exception and not app.error and not app.warning
+    assert "From Prometheus" in app.caption[0].value
+    assert "no data yet" not in [caption.value for caption in app.caption[1:3]]
+
+
+def prometheus_has_no_rate(url: str) -> bool:
+    try:
+        return prometheus_panels(url)["request rate (1/s)"].query("value > 0").empty
+    except OSError:  # not listening yet
+        return True
