@@ -191,7 +191,8 @@ def run_experiment(experiment: Experiment, work: str | Path) -> dict:
     settings = experiment.settings
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    recorded, current = work / "experiment.json", json.dumps(experiment.as_dict()["data"] | asdict(settings), indent=1)
+    kept = {key: value for key, value in asdict(settings).items() if key != "baselines"}  # baselines: own folders
+    recorded, current = work / "experiment.json", json.dumps(experiment.data | kept, indent=1)
     if recorded.exists() and recorded.read_text() != current:
         raise UserError(f"{work} holds folds of an experiment with other settings: delete it or give another --work")
     recorded.write_text(current)
