@@ -2,7 +2,6 @@
 `--help` appended (Click rejects an unknown option while parsing, before --help answers)."""
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from medxai.cli import app

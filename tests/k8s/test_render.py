@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.cli import assert_help_with_example, assert_user_error, medxai
-from tests.k8s.conftest import OVERLAYS, VARIANTS, find, pod_specs
+from tests.k8s.conftest import VARIANTS, find, pod_specs
 from tests.k8s.monitoring_schemas import SCHEMAS
 
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
