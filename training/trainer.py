@@ -70,6 +70,7 @@ class TrainConfig:
     pretrained: str | None = None
     attention_stage: int = 3
     uncertainty: str = "ones"
+    fold: int | None = None  # train only this fold (one per Kubernetes Job index); the last to finish selects
     workers: int = 0
 
     def architecture_args(self) -> dict:
@@ -267,6 +268,8 @@ def train(config: TrainConfig) -> dict:
         raise UserError("epochs, folds and batch size must be >= 1 and image size >= 32")
     if config.alpha_exp < 0:
         raise UserError("--alpha-exp must be >= 0")
+    if config.fold is not None and not 0 <= config.fold < config.folds:
+        raise UserError(f"--fold must be between 0 and {config.folds - 1} (--folds {config.folds})")
     seed_everything(config.seed)
     device = distributed.setup()
     spec = load_dataset(config.data, uncertainty=config.uncertainty)
@@ -279,9 +282,19 @@ def train(config: TrainConfig) -> dict:
     pool = training_pool(spec)
     results = []
     for fold, train_idx, val_idx in folds(spec, pool, config.folds, config.val_fraction, config.seed):
+        if config.fold is not None and fold != config.fold:
+            continue
         seed_everything(config.seed + fold)
         trainer = FoldTrainer(config, spec, train_idx, val_idx, out / f"fold{fold}", device)
         results.append({"fold": fold, "train_images": len(train_idx), "val_images": len(val_idx), **trainer.fit()})
+        if distributed.is_main():
+            (out / f"fold{fold}" / "result.json").write_text(json.dumps(results[-1], default=_json_default))
+    if config.fold is not None:
+        finished = [out / f"fold{k}" / "result.json" for k in range(config.folds)]
+        if not all(path.is_file() for path in finished):
+            distributed.teardown()
+            return {**results[0], "selected_fold": None, "folds_finished": sum(p.is_file() for p in finished)}
+        results = [json.loads(path.read_text()) for path in finished]
     selected = max(range(len(results)), key=lambda i: (np.nan_to_num(results[i]["auc"], nan=-1),
                                                         -results[i]["val_loss"]))
     chosen = results[selected]

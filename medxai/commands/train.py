@@ -34,6 +34,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         pretrained: str = typer.Option(None, help="ImageNet weights file, or 'imagenet' for torch's hub cache."),
         attention_stage: int = typer.Option(3, help="Residual stage followed by the attention module."),
         uncertainty: str = typer.Option("ones", help="CheXpert uncertain labels: ones, zeros or ignore."),
+        fold: int = typer.Option(None, help="Train only this fold (0-based) of --folds, e.g. one per Kubernetes "
+                                            "Job index; the last fold to finish writes RUN/best.pt."),
         workers: int = typer.Option(None, help="Data-loading processes (default: the cores available less one, "
                                                "at most 8)."),
     ) -> None:
@@ -50,12 +52,13 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             data=str(data), out=str(out), model=model, image_size=image_size, epochs=epochs, folds=folds,
             alpha_exp=alpha_exp, exp_images=exp_images, exp_every=exp_every, batch_size=batch_size, lr=lr,
             patience=patience, seed=seed, precision=precision, channels_last=channels_last, weighted_sampler=weighted_sampler,
-            pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty,
+            pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty, fold=fold,
             workers=default_workers() if workers is None else workers))
         from training import distributed
         if distributed.rank() == 0:
+            best = out / "best.pt" if metrics["selected_fold"] is not None else out / f"fold{fold}" / "best.pt"
             typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "f1", "selected_fold")}
-                                  | {"best": str(out / "best.pt")}))
+                                  | {"best": str(best)}))
 
     @app.command("evaluate")
     def evaluate(

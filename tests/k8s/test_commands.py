@@ -37,7 +37,6 @@ def test_every_medxai_command_line_in_the_manifests_parses(objects, variant):
         assert result.exit_code == 0, f"{name}: medxai {' '.join(argv)}\n{result.output}"
 
 
-@pytest.mark.xfail(strict=True, reason="`medxai train --fold K` (one fold per Job index) is not there yet")
 def test_training_template_command_line_parses(objects):
     argv = medxai_commands(objects["prod-gpu"])["CronJob/medxai-train"]
     result = CliRunner().invoke(app, argv + ["--help"])

@@ -87,6 +87,20 @@ def test_k_fold_training_selects_the_best_fold(phantom_dir, tmp_path):
     assert set(metrics["mean"]) >= {"accuracy", "auc", "f1"}
 
 
+def test_one_fold_per_call_and_the_last_to_finish_selects(phantom_dir, tmp_path):
+    config = {"data": str(phantom_dir), "out": str(tmp_path), "model": "resnet18_attention", "image_size": 32,
+              "epochs": 1, "folds": 2, "alpha_exp": 0.0}
+    first = train(TrainConfig(**config, fold=1))  # Job indexes finish in any order
+    assert first["selected_fold"] is None and first["folds_finished"] == 1 and first["fold"] == 1
+    assert (tmp_path / "fold1" / "best.pt").is_file() and not (tmp_path / "fold0").exists()
+    assert not (tmp_path / "best.pt").exists()
+    last = train(TrainConfig(**config, fold=0))
+    assert [f["fold"] for f in last["folds"]] == [0, 1] and (tmp_path / "best.pt").is_file()
+    assert last["selected_fold"] == max(last["folds"], key=lambda f: (f["auc"], -f["val_loss"]))["fold"]
+    with pytest.raises(UserError, match="--fold must be between 0 and 1"):
+        train(TrainConfig(**config, fold=2))
+
+
 def test_multi_label_training_masks_uncertain_findings(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (40, 28, 28), dtype=np.uint8)
