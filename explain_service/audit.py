@@ -18,7 +18,9 @@ class AuditLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")
+        # 0600: the trail says who asked what about which image; only the service's user may read it.
+        self._file = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a",
+                               encoding="utf-8")
 
     def write(self, record: dict) -> None:
         line = json.dumps({"time": datetime.datetime.now(datetime.timezone.utc).isoformat()} | record,

@@ -1,12 +1,15 @@
 """Transport security and callers: TLS (optionally mutual) from PEM files, bearer tokens in metadata.
 
 Tokens come from a file (one per line) or an environment variable and are compared in constant time
-(`hmac.compare_digest`). Health checks stay open so that orchestrators can probe without a secret.
+(`hmac.compare_digest`). Health checks stay open so that orchestrators can probe without a secret. The audit
+trail names a token's holder by an HMAC of the token under a server secret: a bare hash of a short or guessable
+token could be reversed by trying candidates, an HMAC cannot without the secret file.
 """
 
 import hashlib
 import hmac
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import grpc
 from medxai.errors import UserError
 
 OPEN_METHODS = ("/grpc.health.v1.Health/",)
+SECRET_BYTES = 32
 TOKEN_ENV = "MEDXAI_SERVICE_TOKENS"
 """Comma-separated tokens, used when no token file is given."""
 
@@ -45,23 +49,44 @@ def server_credentials(cert: str | Path, key: str | Path, client_ca: str | Path 
     return grpc.ssl_server_credentials(pair)
 
 
+def load_secret(path: str | Path) -> bytes:
+    """The server's fingerprint secret from `path`, created (random, mode 0600) on first start."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        if not isinstance(exc, FileExistsError):
+            raise UserError(f"cannot create the fingerprint secret {path}: {exc.strerror}") from None
+        secret = path.read_bytes()
+        if len(secret) < SECRET_BYTES:
+            raise UserError(f"fingerprint secret {path} holds {len(secret)} bytes, fewer than {SECRET_BYTES}: "
+                            f"delete it to have a new one made") from None
+        return secret
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secrets.token_bytes(SECRET_BYTES))
+    return path.read_bytes()
+
+
 def bearer(metadata) -> str:
-    """The token of an `authorization: Bearer <token>` metadata entry, or ''."""
+    """The token of an `authorization: Bearer <token>` metadata entry (scheme in any case, RFC 6750), or ''."""
     for key, value in metadata or ():
-        if key == "authorization" and value.startswith("Bearer "):
-            return value.removeprefix("Bearer ").strip()
+        scheme, _, token = value.partition(" ") if isinstance(value, str) else ("", "", "")
+        if key == "authorization" and scheme.lower() == "bearer":
+            return token.strip()
     return ""
 
 
-def caller_identity(context: grpc.ServicerContext) -> str:
-    """Who called, for the audit trail: the client certificate's subject (mutual TLS), else a fingerprint of
-    the token (never the token itself), else the peer address."""
+def caller_identity(context: grpc.ServicerContext, secret: bytes | None) -> str:
+    """Who called, for the audit trail: the client certificate's subject (mutual TLS), else an HMAC of the
+    token under `secret` (never the token; None for a refused call, whose token is not anyone's), else the
+    peer address."""
     subjects = context.auth_context().get("x509_common_name")
     if subjects:
         return f"cn:{subjects[0].decode()}"
     token = bearer(context.invocation_metadata())
-    if token:
-        return f"token:{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+    if token and secret is not None:
+        return f"token:{hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()[:16]}"
     return f"peer:{context.peer()}"
 
 

@@ -1,7 +1,8 @@
 """`medxai bench service`: a bounded loopback load test of the whole service (real Triton, real gRPC):
 `clients` threads each send `requests` Explain calls (Grad-CAM + IG, small settings) one after another.
 
-RSS growth is the service process's resident memory after the load relative to after a warm-up at the same
+IG starts at IG_STEPS and doubles while its completeness gap is over 5 %: the steps that ran are counted per
+request. RSS growth is the service process's resident memory (Triton is a process of its own, not counted) after the load relative to after a warm-up at the same
 concurrency (so the allocator's per-thread arenas and the thread pool are already grown), so a leak per
 request shows as growth; the target is <= 10 %.
 """
@@ -9,7 +10,7 @@ request shows as growth; the target is <= 10 %.
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import grpc
@@ -35,43 +36,51 @@ def rss_bytes() -> int:
     raise RuntimeError("VmRSS not found in /proc/self/status")
 
 
-def bench_request(image: np.ndarray) -> pb.ExplainRequest:
+def bench_request(image: np.ndarray, methods: Sequence[str] = ("gradcam", "ig")) -> pb.ExplainRequest:
     array = pb.RawArray(data=(image * 255).round().astype(np.uint8).tobytes(), shape=list(image.shape), dtype="uint8")
-    return pb.ExplainRequest(image=pb.Image(array=array), methods=["gradcam", "ig"],
+    return pb.ExplainRequest(image=pb.Image(array=array), methods=list(methods),
                              ig=pb.IntegratedGradientsSettings(steps=IG_STEPS))
 
 
-def _client(address: str, request: pb.ExplainRequest, count: int, latencies: list, errors: list) -> None:
+def _client(address: str, request: pb.ExplainRequest, count: int, latencies: list, errors: list,
+            ig_steps: list) -> None:
     with grpc.insecure_channel(address) as channel:
         stub = pb_grpc.ExplainServiceStub(channel)
         for _ in range(count):
             start = time.perf_counter()
             try:
-                stub.Explain(request, timeout=DEADLINE_S)
+                response = stub.Explain(request, timeout=DEADLINE_S)
                 latencies.append(time.perf_counter() - start)
+                ig_steps.append(int(next(m for m in response.maps if m.method == "ig").diagnostics["steps"]))
             except grpc.RpcError as exc:
                 errors.append(exc.code().name)
 
 
-def _load(address: str, request: pb.ExplainRequest, clients: int, count: int) -> tuple[list[float], list[str], float]:
-    """`clients` threads sending `count` requests each; latencies, error codes and the wall time."""
+def _load(address: str, request: pb.ExplainRequest, clients: int,
+          count: int) -> tuple[list[float], list[str], list[int], float]:
+    """`clients` threads sending `count` requests each; latencies, error codes, IG steps run and the wall time."""
     latencies: list[float] = []
     errors: list[str] = []
-    threads = [threading.Thread(target=_client, args=(address, request, count, latencies, errors))
+    ig_steps: list[int] = []
+    threads = [threading.Thread(target=_client, args=(address, request, count, latencies, errors, ig_steps))
                for _ in range(clients)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, errors, time.perf_counter() - start
+    return latencies, errors, ig_steps, time.perf_counter() - start
 
 
 def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
-                      log: Callable[[str], None] = print) -> dict:
-    """Export (or make an untrained resnet18_attention at 64 px), serve with Triton and the service on loopback,
-    warm up, then run the load; returns requests, errors, latency percentiles and RSS growth."""
-    from export.bench import untrained_checkpoint
+                      log: Callable[[str], None] = print, device: str = "cpu", precision: str = "auto",
+                      methods: Sequence[str] = ("gradcam", "ig")) -> dict:
+    """Export (or make an untrained resnet18_attention at 64 px), serve with Triton and the service on loopback
+    (Triton's target and the service's gradient methods on `device`), warm up, then run the load; returns
+    requests, errors, latency percentiles and RSS growth."""
+    from export.bench import SERVING_TARGETS, untrained_checkpoint
+    from medxai.precision import hardware
+    from medxai.triton_server import SERVE_TARGETS
     from export.release import export_checkpoint
     from export.samples import sample_pixels
     from medxai.checkpoint import read_checkpoint_info
@@ -82,22 +91,24 @@ def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
             torch.manual_seed(0)
             checkpoint = untrained_checkpoint(folder / "untrained.pt", "resnet18_attention", 64)
         info = read_checkpoint_info(checkpoint)
-        export_checkpoint(checkpoint, folder / "repository", "bench", target="cpu", enforce_gate=False, log=log)
+        target = SERVING_TARGETS[torch.device(device).type]
+        export_checkpoint(checkpoint, folder / "repository", "bench", target=target, enforce_gate=False,
+                          gpu_precision=precision, log=log)
         image = sample_pixels(info.image_size, count=1)[0].permute(1, 2, 0).numpy()
-        request = bench_request(image)
+        request = bench_request(image, methods)
         triton = TritonServer(folder / "repository", http_port=free_port(), grpc_port=free_port(),
-                              metrics_port=free_port(), log_path=folder / "triton.log")
+                              metrics_port=free_port(), log_path=folder / "triton.log", **SERVE_TARGETS[target])
         with triton:
             config = ServiceConfig(checkpoint=checkpoint, triton_url=triton.grpc_url, model="bench", port=free_port(),
-                                   metrics_port=free_port(), address="127.0.0.1", audit_log=folder / "audit.jsonl",
-                                   max_concurrent=clients)
+                                   metrics_port=free_port(), audit_log=folder / "audit.jsonl",
+                                   max_concurrent=clients, device=device, precision=precision)
             with ExplainServer(config) as service:
                 address = f"127.0.0.1:{service.port}"
-                _, warm_errors, _ = _load(address, request, clients, WARMUP_REQUESTS)
+                _, warm_errors, _, _ = _load(address, request, clients, WARMUP_REQUESTS)
                 if warm_errors:
                     raise RuntimeError(f"warm-up requests failed: {warm_errors}")
                 rss_before = rss_bytes()
-                latencies, errors, seconds = _load(address, request, clients, requests)
+                latencies, errors, ig_steps, seconds = _load(address, request, clients, requests)
                 rss_after = rss_bytes()
     percentiles = np.percentile(np.array(latencies) * 1000, [50, 95, 99]) if latencies else [float("nan")] * 3
     return {"requests": clients * requests, "errors": len(errors), "error_codes": sorted(set(errors)),
@@ -105,5 +116,7 @@ def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
             "p99_ms": round(float(percentiles[2]), 1), "requests_per_s": round(len(latencies) / seconds, 2),
             "rss_before_mb": round(rss_before / 2**20, 1), "rss_after_mb": round(rss_after / 2**20, 1),
             "rss_growth_pct": round(100 * (rss_after - rss_before) / rss_before, 2), "clients": clients,
-            "methods": ["gradcam", "ig"], "ig_steps": IG_STEPS, "architecture": info.architecture,
-            "image_size": info.image_size}
+            "methods": list(methods), "ig_first_steps": IG_STEPS,
+            "ig_steps_ran": {str(steps): ig_steps.count(steps) for steps in sorted(set(ig_steps))},
+            "rss_of": "the service's process (Triton runs in its own)", "architecture": info.architecture,
+            "image_size": info.image_size, "target": target, **hardware(device, precision)}

@@ -10,6 +10,7 @@ see). A version that disagrees is refused with FAILED_PRECONDITION.
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,16 +19,17 @@ import numpy as np
 import torch
 from tritonclient.utils import InferenceServerException
 
-from explain_service.validation import ExplainSettings
+from explain_service import chunked_ig
+from explain_service.fair_lock import FairLock
+from explain_service.validation import FAITHFULNESS_STEPS, ExplainSettings
 from medxai.checkpoint import checkpoint_sha256, load_checkpoint
-from medxai.explain import Explanation, gradcam, integrated_gradients, lime
+from medxai.explain import Explanation, gradcam, lime
 from medxai.explain.fusion import fuse_explanations
 from medxai.metrics.faithfulness import deletion_auc, insertion_auc
 from medxai.triton_client import TritonClient
 
 PROBE_TOLERANCE = 1e-3
 """Largest |difference| of probe probabilities between Triton and PyTorch (exported graphs differ by ~1e-6)."""
-FAITHFULNESS_STEPS = 16
 T = TypeVar("T")
 
 
@@ -40,7 +42,8 @@ class RequestFailed(Exception):
 
 
 class Engine:
-    """One checkpoint, one Triton model; thread-safe (gradient methods share the model under a lock)."""
+    """One checkpoint, one Triton model; thread-safe: gradient methods take turns on the model under a fair lock,
+    IG one chunk per turn (`chunked_ig`), so a short request never waits behind a long one's whole IG."""
 
     def __init__(self, checkpoint: str | Path, triton_url: str, model_name: str, triton_timeout_s: float = 10.0,
                  precision: str = "auto", device: str = "cpu"):
@@ -49,7 +52,7 @@ class Engine:
         self.checkpoint_sha256 = checkpoint_sha256(checkpoint)
         self.triton_url, self.model_name, self.triton_timeout_s = triton_url, model_name, triton_timeout_s
         self.precision = precision
-        self._torch_lock = threading.Lock()  # Captum hooks and fast_mode change the shared model
+        self._torch_lock = FairLock()  # Captum hooks and fast_mode change the shared model
         self._client_lock = threading.Lock()
         self._clients: dict[str, TritonClient] = {}  # by version ("" = newest): the client fixes its version
         self._verified: dict[str, bool] = {}
@@ -141,20 +144,24 @@ class Engine:
                                       max_samples=settings.lime["samples"],
                                       min_samples=min(100, settings.lime["samples"]),
                                       chunk=min(50, settings.lime["samples"]), seed=settings.lime["seed"])
+            elif method == "gradcam":
+                with self._model_turn(alive)():
+                    result = gradcam.explain(self.model, images, targets, precision=self.precision)
             else:
-                with self._torch_lock:
-                    alive()
-                    result = self._gradient_method(method, images, targets, settings)
+                result = chunked_ig.explain(self.model, images, targets, self._model_turn(alive),
+                                            steps=settings.ig["steps"], max_steps=settings.ig["max_steps"],
+                                            baseline=settings.ig["baseline"])
             parts.append(result)
             yield result
 
-    def _gradient_method(self, method: str, images: torch.Tensor, targets: torch.Tensor,
-                         settings: ExplainSettings) -> Explanation:
-        if method == "gradcam":
-            return gradcam.explain(self.model, images, targets, precision=self.precision)
-        return integrated_gradients.explain(self.model, images, targets, steps=settings.ig["steps"],
-                                            max_steps=settings.ig["max_steps"], baseline=settings.ig["baseline"],
-                                            precision="fp32")  # see medxai.explain.pipeline.FULL_PRECISION
+    def _model_turn(self, alive: Callable[[], None]) -> chunked_ig.Turn:
+        """A turn on the PyTorch model, in arrival order; work for a client that has gone stops at its turn."""
+        @contextmanager
+        def turn() -> Iterator[None]:
+            with self._torch_lock:
+                alive()
+                yield
+        return turn
 
     def _lime_predict(self, version: str, alive: Callable[[], None]) -> lime.Predict:
         def predict(batch: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ addresses go to `<workdir>/stack.json`, which `down` reads to stop them.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -108,32 +109,60 @@ def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPor
     checkpoint = (checkpoint or workdir / "run" / "best.pt").resolve()
     if not checkpoint.is_file():
         raise UserError(f"no checkpoint at {checkpoint}: run `medxai demo --workdir {workdir}` or pass --checkpoint")
+    _check_ports_free(ports)
     repository = workdir / "model_repository"
     ensure_exported(checkpoint, repository, model, force)
 
     triton_log, service_log = workdir / "triton.log", workdir / "service.log"
-    triton = _spawn(["triton", "serve", "--repository", str(repository), "--http-port", str(ports.triton_http),
-                     "--grpc-port", str(ports.triton_grpc), "--metrics-port", str(ports.triton_metrics),
-                     "--log-file", str(workdir / "tritonserver.log")], triton_log)
-    _wait(lambda: _triton_ready(ports.triton_http), triton, "tritonserver", triton_log, timeout_s)
     address = f"127.0.0.1:{ports.service}"
-    service = _spawn(["serve", "--checkpoint", str(checkpoint), "--triton-url", f"127.0.0.1:{ports.triton_grpc}",
-                      "--model", model, "--port", str(ports.service), "--metrics-port", str(ports.service_metrics),
-                      "--address", "127.0.0.1", "--audit-log", str(workdir / "audit.jsonl")], service_log)
-    try:
-        _wait(lambda: service_serving(address), service, "explain service", service_log, timeout_s)
-    except UserError:
-        _stop(triton.pid)
-        raise
-    state = {"triton": {"pid": triton.pid, "grpc": f"127.0.0.1:{ports.triton_grpc}",
-                        "http": f"127.0.0.1:{ports.triton_http}",
+    state = {"triton": {"grpc": f"127.0.0.1:{ports.triton_grpc}", "http": f"127.0.0.1:{ports.triton_http}",
                         "metrics": f"http://127.0.0.1:{ports.triton_metrics}/metrics", "log": str(triton_log)},
-             "service": {"pid": service.pid, "address": address,
-                         "metrics": f"http://127.0.0.1:{ports.service_metrics}/metrics", "log": str(service_log)},
+             "service": {"address": address, "metrics": f"http://127.0.0.1:{ports.service_metrics}/metrics",
+                         "log": str(service_log)},
              "model": model, "checkpoint": str(checkpoint), "repository": str(repository),
              "audit_log": str(workdir / "audit.jsonl")}
-    state_path.write_text(json.dumps(state, indent=2))
+    started: list[subprocess.Popen] = []
+
+    def launch(name: str, arguments: list[str]) -> subprocess.Popen:
+        """Start one server and put its pid on disk before anything waits for it."""
+        process = _spawn(arguments, Path(state[name]["log"]))
+        started.append(process)
+        state[name]["pid"] = process.pid
+        state_path.write_text(json.dumps(state, indent=2))
+        return process
+
+    try:  # an interrupt (Ctrl-C) or a failed start leaves nothing running and no state file
+        triton = launch("triton", ["triton", "serve", "--repository", str(repository), "--http-port",
+                                   str(ports.triton_http), "--grpc-port", str(ports.triton_grpc), "--metrics-port",
+                                   str(ports.triton_metrics), "--log-file", str(workdir / "tritonserver.log")])
+        _wait(lambda: _triton_ready(ports.triton_http), triton, "tritonserver", triton_log, timeout_s)
+        service = launch("service", ["serve", "--checkpoint", str(checkpoint), "--triton-url",
+                                     f"127.0.0.1:{ports.triton_grpc}", "--model", model, "--port", str(ports.service),
+                                     "--metrics-port", str(ports.service_metrics), "--audit-log",
+                                     str(workdir / "audit.jsonl")])
+        _wait(lambda: service_serving(address), service, "explain service", service_log, timeout_s)
+    except BaseException:  # KeyboardInterrupt (Ctrl-C) included
+        for process in reversed(started):
+            _stop(process.pid)
+        state_path.unlink(missing_ok=True)
+        raise
     return state
+
+
+PORT_OPTIONS = {"triton_http": "--triton-http-port", "triton_grpc": "--triton-grpc-port",
+                "triton_metrics": "--triton-metrics-port", "service": "--port", "service_metrics": "--metrics-port"}
+
+
+def _check_ports_free(ports: StackPorts) -> None:
+    """Say which port is taken, and which option moves it, before starting anything."""
+    for name, option in PORT_OPTIONS.items():
+        port = getattr(ports, name)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise UserError(f"port {port} ({name.replace('_', ' ')}) is busy: pick another with {option}") \
+                    from None
 
 
 def _stop(pid: int) -> None:
@@ -161,7 +190,7 @@ def stack_down(workdir: Path) -> list[str]:
     state = json.loads(state_path.read_text())
     stopped = []
     for name in ("service", "triton"):
-        if process_alive(state[name]["pid"]):
+        if "pid" in state.get(name, {}) and process_alive(state[name]["pid"]):
             _stop(state[name]["pid"])
             stopped.append(f"{name} (pid {state[name]['pid']})")
     state_path.unlink()

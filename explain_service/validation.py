@@ -3,20 +3,28 @@
 Every limit a client could use to make one request unreasonably expensive is checked here, before any work.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from explain_service import chunked_ig
 from explain_service.protos import explain_pb2 as pb
 from medxai.data.dataset import to_model_input
 from medxai.data.decode import array_to_pixels, read_image
+from medxai.data.dicom import is_dicom
 from medxai.errors import UserError
 from medxai.explain.fusion import WEIGHTS
 
 METHODS = ("gradcam", "ig", "lime", "fusion")
 """In the order they are computed and streamed."""
 ARRAY_DTYPES = {"uint8": np.dtype("<u1"), "float32": np.dtype("<f4")}
+ENCODED_SIGNATURES = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
+"""What image.encoded may hold besides DICOM: the formats the proto promises, not everything Pillow opens."""
+DECODE_BYTES_PER_PIXEL = 56
+"""Peak memory of decoding one pixel (float intermediates): 36 B measured for 8-bit PNG and JPEG, 42 for 16-bit
+PNG, 50 for 16-bit DICOM (tracemalloc, 1024x1024 images), plus Pillow's own buffers, which it does not see."""
 IG_BASELINES = ("zero", "blur")
 LIME_SEGMENTATIONS = ("quickshift", "slic")
 DEFAULT_IG_STEPS = 8
@@ -25,6 +33,11 @@ DEFAULT_IG_MAX_STEPS = 64
 MAX_IG_STEPS = 256
 DEFAULT_LIME_SAMPLES = 500
 LIME_SAMPLES_RANGE = (10, 5000)
+FAITHFULNESS_STEPS = 16
+DEFAULT_WORK_BUDGET = 2000
+"""Model passes one request may cost (the defaults cost 630, 766 with faithfulness curves): a few seconds of
+one core at 224 px on a GPU-less pod, so one request cannot hold the service for minutes."""
+MAX_WORK_BUDGET = 20000
 
 
 @dataclass
@@ -41,17 +54,51 @@ class ExplainSettings:
 
     def audit(self) -> dict:
         return {"methods": self.methods, "target": self.target, "ig": self.ig, "lime": self.lime,
-                "fusion_weights": self.fusion_weights, "faithfulness": self.faithfulness, "overlays": self.overlays}
+                "fusion_weights": self.fusion_weights, "faithfulness": self.faithfulness, "overlays": self.overlays,
+                "model_passes": self.model_passes()}
+
+    def model_passes(self) -> dict[str, int]:
+        """The most model passes (images through the model) each part of the request may take."""
+        cost = {"predict": 1}
+        if "gradcam" in self.methods:
+            cost["gradcam"] = 1
+        if "ig" in self.methods:
+            cost["ig"] = chunked_ig.passes(self.ig["steps"], self.ig["max_steps"])
+        if "lime" in self.methods:
+            cost["lime"] = self.lime["samples"]
+        if self.faithfulness:
+            cost["faithfulness"] = len(self.methods) * 2 * (FAITHFULNESS_STEPS + 1)
+        return cost
+
+
+def max_pixels(memory_budget_mb: int, max_concurrent: int) -> int:
+    """The largest image that `max_concurrent` requests can decode at once within `memory_budget_mb`."""
+    return memory_budget_mb * 2**20 // (max_concurrent * DECODE_BYTES_PER_PIXEL)
 
 
 def decode_image(image: pb.Image, image_size: int, max_pixels: int) -> tuple[torch.Tensor, bytes]:
-    """The model input [3,S,S] and the bytes the audit trail hashes (file bytes, or the raw array's bytes)."""
+    """The model input [3,S,S] and the bytes the audit trail hashes (file bytes, or the raw array's bytes).
+
+    Any failure to decode or reshape is the input's fault and becomes a `UserError`: hostile bytes reach
+    decoders (Pillow, pydicom, NumPy) in ways their own error handling does not all foresee."""
     source = image.WhichOneof("source")
-    if source == "encoded":
-        return to_model_input(read_image(image.encoded, max_pixels=max_pixels), image_size), image.encoded
-    if source == "array":
+    if source is None:
+        raise UserError("the request has no image: set image.encoded (PNG, JPEG or DICOM bytes) or image.array")
+    try:
+        if source == "encoded":
+            _check_format(image.encoded)
+            return to_model_input(read_image(image.encoded, max_pixels=max_pixels), image_size), image.encoded
         return to_model_input(_raw_array(image.array, max_pixels), image_size), image.array.data
-    raise UserError("the request has no image: set image.encoded (PNG, JPEG or DICOM bytes) or image.array")
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"cannot decode the image ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _check_format(data: bytes) -> None:
+    if data and not is_dicom(data) and not any(data.startswith(magic) for magic in ENCODED_SIGNATURES.values()):
+        raise UserError(f"image.encoded must be {', '.join(ENCODED_SIGNATURES)} or DICOM (starts {data[:8]!r}); "
+                        f"send other formats as image.array")
 
 
 def _raw_array(array: pb.RawArray, max_pixels: int) -> np.ndarray:
@@ -63,14 +110,16 @@ def _raw_array(array: pb.RawArray, max_pixels: int) -> np.ndarray:
     if shape[0] * shape[1] > max_pixels:
         raise UserError(f"image of {shape[0]}x{shape[1]} pixels exceeds the limit of {max_pixels}")
     dtype = ARRAY_DTYPES[array.dtype]
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow on hostile shapes
     if len(array.data) != expected:
         raise UserError(f"image.array.data has {len(array.data)} bytes; shape {list(shape)} of {array.dtype} "
                         f"needs {expected}")
     return array_to_pixels(np.frombuffer(array.data, dtype=dtype).reshape(shape))
 
 
-def explain_settings(request: pb.ExplainRequest, num_classes: int) -> ExplainSettings:
+def explain_settings(request: pb.ExplainRequest, num_classes: int,
+                     work_budget: int = DEFAULT_WORK_BUDGET) -> ExplainSettings:
+    """The request's settings, refused when it asks for more than `work_budget` model passes."""
     unknown = [name for name in request.methods if name not in METHODS]
     if unknown:
         raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
@@ -78,9 +127,15 @@ def explain_settings(request: pb.ExplainRequest, num_classes: int) -> ExplainSet
     target = request.target if request.HasField("target") else None
     if target is not None and not 0 <= target < num_classes:
         raise UserError(f"target must be a class index in [0, {num_classes - 1}], got {target}")
-    return ExplainSettings(methods=methods, target=target, ig=_ig(request.ig), lime=_lime(request.lime),
-                           fusion_weights=_weights(request.fusion_weights, methods),
-                           faithfulness=request.faithfulness, overlays=request.overlays)
+    settings = ExplainSettings(methods=methods, target=target, ig=_ig(request.ig), lime=_lime(request.lime),
+                               fusion_weights=_weights(request.fusion_weights, methods),
+                               faithfulness=request.faithfulness, overlays=request.overlays)
+    cost = settings.model_passes()
+    if sum(cost.values()) > work_budget:
+        parts = ", ".join(f"{name} {passes}" for name, passes in cost.items())
+        raise UserError(f"this request may take {sum(cost.values())} model passes ({parts}); this server's limit "
+                        f"is {work_budget}: ask for fewer IG steps or LIME samples, or no faithfulness curves")
+    return settings
 
 
 def _ig(settings: pb.IntegratedGradientsSettings) -> dict:

@@ -23,9 +23,17 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         model: str = typer.Option(..., envvar="MEDXAI_MODEL", help="Model name in Triton."),
         port: int = typer.Option(50051, envvar="MEDXAI_PORT"),
         metrics_port: int = typer.Option(9100, envvar="MEDXAI_METRICS_PORT", help="Prometheus /metrics port."),
-        address: str = typer.Option("0.0.0.0", envvar="MEDXAI_ADDRESS", help="Address to listen on."),
+        health_port: int = typer.Option(None, envvar="MEDXAI_HEALTH_PORT",
+                                        help="Also serve health checks alone, in plaintext, on this port "
+                                             "(for probes that speak no TLS)."),
+        host: str = typer.Option("127.0.0.1", envvar="MEDXAI_HOST",
+                                 help="Address the service and its metrics listen on (0.0.0.0: every interface)."),
         audit_log: Path = typer.Option(Path("audit.jsonl"), envvar="MEDXAI_AUDIT_LOG",
-                                       help="Append-only JSON lines, one per request."),
+                                       help="Append-only JSON lines, one per request (mode 0600)."),
+        secret_file: Path = typer.Option(None, envvar="MEDXAI_SECRET_FILE",
+                                         help="Secret for the audit trail's caller fingerprints (HMAC of the token); "
+                                              "made, mode 0600, on first start; default: audit-secret.key beside "
+                                              "the audit log."),
         tls_cert: Path = typer.Option(None, envvar="MEDXAI_TLS_CERT", help="PEM certificate (enables TLS)."),
         tls_key: Path = typer.Option(None, envvar="MEDXAI_TLS_KEY", help="PEM private key."),
         tls_client_ca: Path = typer.Option(None, envvar="MEDXAI_TLS_CLIENT_CA",
@@ -33,11 +41,20 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         token_file: Path = typer.Option(None, envvar="MEDXAI_TOKEN_FILE",
                                         help="Bearer tokens, one per line; default: $MEDXAI_SERVICE_TOKENS "
                                              "(comma-separated); none: no token needed."),
+        insecure: bool = typer.Option(False, envvar="MEDXAI_INSECURE",
+                                      help="Accept bearer tokens without TLS (they can then be read on the way)."),
         max_concurrent: int = typer.Option(8, envvar="MEDXAI_MAX_CONCURRENT",
                                            help="Requests worked on at once; more get RESOURCE_EXHAUSTED."),
         max_message_mb: int = typer.Option(32, envvar="MEDXAI_MAX_MESSAGE_MB"),
-        max_pixels: int = typer.Option(4096 * 4096, envvar="MEDXAI_MAX_PIXELS",
-                                       help="Larger images are refused (decompression bombs)."),
+        memory_budget_mb: int = typer.Option(4096, envvar="MEDXAI_MEMORY_BUDGET_MB",
+                                             help="Memory for decoding images: the pixel limit is what lets "
+                                                  "max-concurrent requests decode at once within it (56 bytes a "
+                                                  "pixel); the default is half the k8s pod's 8 GiB limit."),
+        work_budget: int = typer.Option(2000, envvar="MEDXAI_WORK_BUDGET",
+                                        help="Model passes one request may cost (IG steps, LIME samples, "
+                                             "faithfulness curves; at most 20000); more is refused."),
+        default_deadline_s: float = typer.Option(300.0, envvar="MEDXAI_DEFAULT_DEADLINE_S",
+                                                 help="Deadline for requests whose client set none, or a later one."),
         triton_timeout_s: float = typer.Option(10.0, envvar="MEDXAI_TRITON_TIMEOUT_S"),
         precision: str = precision_option(),
         device: str = typer.Option("cpu", envvar="MEDXAI_DEVICE", help="Where Grad-CAM and IG run: cpu or cuda."),
@@ -49,16 +66,18 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from explain_service.auth import load_tokens
         from explain_service.server import ExplainServer, ServiceConfig
         config = ServiceConfig(checkpoint=checkpoint, triton_url=triton_url, model=model, port=port,
-                               metrics_port=metrics_port, address=address, audit_log=audit_log, tls_cert=tls_cert,
-                               tls_key=tls_key, tls_client_ca=tls_client_ca, tokens=load_tokens(token_file),
-                               max_concurrent=max_concurrent, max_message_mb=max_message_mb, max_pixels=max_pixels,
-                               triton_timeout_s=triton_timeout_s, precision=precision,
-                               device=device)
+                               metrics_port=metrics_port, health_port=health_port, host=host, audit_log=audit_log, secret_file=secret_file,
+                               tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca,
+                               tokens=load_tokens(token_file), insecure=insecure, max_concurrent=max_concurrent,
+                               max_message_mb=max_message_mb, memory_budget_mb=memory_budget_mb,
+                               work_budget=work_budget, default_deadline_s=default_deadline_s,
+                               triton_timeout_s=triton_timeout_s, precision=precision, device=device)
         server = ExplainServer(config).start()
         signal.signal(signal.SIGTERM, lambda signum, frame: server.stop())
-        typer.echo(f"explain service on {address}:{server.port} ({'TLS' if tls_cert else 'plaintext'}, "
-                   f"{'token required' if config.tokens else 'no token'}); metrics on :{metrics_port}; "
-                   f"audit {audit_log}")
+        transport = "mutual TLS" if tls_client_ca else "TLS" if tls_cert else "plaintext"
+        typer.echo(f"explain service on {host}:{server.port} ({transport}, "
+                   f"{'token required' if config.tokens else 'no token'}); metrics on {host}:{metrics_port}; "
+                   f"audit {audit_log}; images up to {config.max_pixels} pixels, {work_budget} model passes")
         try:
             server.wait()
         except KeyboardInterrupt:
@@ -70,7 +89,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         out: Path = typer.Option(..., help="Folder for <method>.npy, <method>.png and response.json."),
         address: str = typer.Option("127.0.0.1:50051", envvar="MEDXAI_SERVICE", help="The explain service."),
         methods: str = typer.Option("gradcam,ig,lime,fusion", help="Comma-separated: gradcam, ig, lime, fusion."),
-        token_file: Path = typer.Option(None, help="File holding a bearer token."),
+        token_file: Path = typer.Option(None, help="File holding a bearer token (its first line that is not blank "
+                                                   "or a # comment)."),
         tls_ca: Path = typer.Option(None, help="CA certificate of a TLS service."),
     ) -> None:
         """Ask the explain service for an image's explanation; maps are saved as they stream in.
@@ -78,12 +98,13 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         Example: medxai request --image scan.png --out explained --address 127.0.0.1:50051
         """
         import grpc
+        from explain_service.auth import load_tokens
         from explain_service.client import explain_to_folder
         from medxai.errors import UserError
         for path in (image, token_file, tls_ca):
             if path is not None and not path.is_file():
                 raise UserError(f"file not found: {path}")
-        token = token_file.read_text().strip() if token_file else None
+        token = load_tokens(token_file)[0] if token_file else None
         try:
             summary = explain_to_folder(address, image, out, [m.strip() for m in methods.split(",") if m.strip()],
                                         token, tls_ca, log=typer.echo)
@@ -131,10 +152,17 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                    "at 64 px."),
         clients: int = typer.Option(8, min=1, max=64, help="Concurrent clients."),
         requests: int = typer.Option(50, min=1, max=1000, help="Requests per client."),
+        device: str = typer.Option("cpu", help="cpu, or cuda: Triton's gpu-python target and the service's "
+                                               "gradient methods on the GPU."),
+        precision: str = precision_option(),
+        methods: str = typer.Option("gradcam,ig", help="Methods per request; gradcam,ig,lime,fusion for full "
+                                                       "explanations."),
     ) -> None:
-        """Loopback load on Triton + the service: clients x requests Explain calls (Grad-CAM + IG, 8 steps).
+        """Loopback load on Triton + the service: clients x requests Explain calls (default Grad-CAM + IG from 8
+        steps).
 
         Example: medxai bench service --clients 8 --requests 50
         """
         from explain_service.bench import service_benchmark
-        typer.echo(json.dumps(service_benchmark(checkpoint, clients, requests, log=typer.echo)))
+        typer.echo(json.dumps(service_benchmark(checkpoint, clients, requests, log=typer.echo, device=device,
+                                                  precision=precision, methods=methods.split(","))))

@@ -26,8 +26,10 @@ def decode_dicom(data: bytes, max_pixels: int) -> np.ndarray:
         if frames > 1:
             raise UserError(f"multi-frame DICOM ({frames} frames) is not supported: send one frame per image")
         rows, cols = int(ds.Rows), int(ds.Columns)
-        if rows * cols > max_pixels:
-            raise UserError(f"DICOM image of {rows}x{cols} pixels exceeds the limit of {max_pixels} pixels")
+        samples = max(int(getattr(ds, "SamplesPerPixel", 1) or 1), 1)  # colour decodes into 3x the memory
+        if rows * cols * samples > max_pixels:
+            raise UserError(f"DICOM image of {rows}x{cols} pixels ({samples} samples each, each counted) exceeds the "
+                            f"limit of {max_pixels} pixels")
         pixels = ds.pixel_array
     except UserError:
         raise

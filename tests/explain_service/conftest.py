@@ -2,6 +2,7 @@
 and explain services started on free ports (stopped at the end). Settings are small to keep runs short."""
 
 import csv
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from explain_service.server import ExplainServer, ServiceConfig
 from medxai.triton_server import TritonServer, free_port
 
 MODEL = "phantom"
-MAX_PIXELS = 1_000_000
+MEMORY_BUDGET_MB = 430
+"""About 1 megapixel per image at 8 concurrent requests (`validation.max_pixels`)."""
 SMALL = {"ig": pb.IntegratedGradientsSettings(steps=8), "lime": pb.LimeSettings(samples=100, seed=0)}
 """IG with 8 steps and LIME with 100 samples: a few seconds per full explanation on 2 cores."""
 
@@ -48,7 +50,7 @@ def make_service(trained_checkpoint, tmp_path_factory) -> Iterator[Callable[...,
 
     def make(triton_url: str, **overrides) -> ExplainServer:
         settings = {"checkpoint": trained_checkpoint, "triton_url": triton_url, "model": MODEL, "port": free_port(),
-                    "metrics_port": free_port(), "address": "127.0.0.1", "max_pixels": MAX_PIXELS,
+                    "metrics_port": free_port(), "memory_budget_mb": MEMORY_BUDGET_MB,
                     "audit_log": tmp_path_factory.mktemp("audit") / "audit.jsonl"} | overrides
         server = ExplainServer(ServiceConfig(**settings)).start()
         started.append(server)
@@ -89,3 +91,18 @@ def held_out(phantom_dir) -> list[tuple[bytes, np.ndarray, str]]:
 def lesion_image(held_out) -> bytes:
     """A held-out phantom as PNG bytes."""
     return held_out[0][0]
+
+
+def certificates(folder: Path) -> dict[str, Path]:
+    """A test CA with a server certificate for localhost and a client certificate (CN viewer), as PEM files."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+        "-subj", "/CN=medxai-test-ca")
+    for name, subject in (("server", "localhost"), ("client", "viewer")):
+        (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{subject}\n")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj",
+            f"/CN={subject}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+            f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")
+    return {name: folder / name for name in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}

@@ -83,7 +83,7 @@ def test_triton_killed_mid_traffic_fails_fast_then_recovers(repository, make_ser
 def serve_process(checkpoint, triton_url: str, port: int, audit_log) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "medxai", "serve", "--checkpoint", str(checkpoint),
                              "--triton-url", triton_url, "--model", MODEL, "--port", str(port), "--metrics-port",
-                             str(free_port()), "--address", "127.0.0.1", "--audit-log", str(audit_log)],
+                             str(free_port()), "--audit-log", str(audit_log)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

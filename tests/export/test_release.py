@@ -90,8 +90,9 @@ def zero_head_checkpoint(source, folder):
 
 def test_gate_refuses_a_model_failing_the_sanity_check(tmp_path, make_checkpoint):
     repository = tmp_path / "repository"
-    with pytest.raises(UserError, match="refusing to release chest: the model's gradcam maps are constant .*"
-                                        "sanity check failed"):
+    with pytest.raises(UserError, match=r"refusing to release chest: explanations barely change when the weights "
+                                        r"are randomised \(Spearman 1.00; the gradcam maps of 4 of 4 sample images "
+                                        r"are constant\): the model-randomisation sanity check failed"):
         export_checkpoint(zero_head_checkpoint(make_checkpoint(1), tmp_path), repository, "chest", samples=4,
                           log=quiet)
     assert list((repository / "chest").iterdir()) == []
