@@ -82,10 +82,17 @@ def _rates(before: Snapshot, after: Snapshot, name: str, by: tuple[str, ...]) ->
     return {key: max(value - earlier.get(key, 0.0), 0.0) / seconds for key, value in _sum(after, name, by).items()}
 
 
+def _scraped(counter: str) -> str:
+    """A Triton counter's sample name as prometheus_client's parser gives it: it appends `_total` to every
+    counter sample, while Prometheus keeps the exposed name (which is what the PromQL below uses)."""
+    return f"{counter}_total"
+
+
 def _per_request(before: Snapshot, after: Snapshot, name: str, scale: float) -> dict[tuple, float]:
     """Mean of a Triton duration counter per successful request between two scrapes, per model version."""
     by = ("model", "version")
-    spent, done = _rates(before, after, name, by), _rates(before, after, "nv_inference_request_success", by)
+    spent = _rates(before, after, _scraped(name), by)
+    done = _rates(before, after, _scraped("nv_inference_request_success"), by)
     return {key: spent[key] / done[key] * scale for key in spent if done.get(key)}
 
 
@@ -116,8 +123,9 @@ def scraped_panels(snapshots: list[Snapshot]) -> dict[str, pd.DataFrame]:
         if requests.get((), 0) > 0:
             add("error ratio", when, {"all": errors.get((), 0.0) / requests[()]})
         add("stage latency (s)", when, _stage_quantiles(before, after))
-        add("Triton requests (1/s)", when, _rates(before, after, "nv_inference_request_success", ("model", "version")))
-        add("Triton failures (1/s)", when, _rates(before, after, "nv_inference_request_failure", ("model", "version")))
+        for panel, counter in (("Triton requests (1/s)", "nv_inference_request_success"),
+                               ("Triton failures (1/s)", "nv_inference_request_failure")):
+            add(panel, when, _rates(before, after, _scraped(counter), ("model", "version")))
         add("Triton queue time per request (ms)", when,
             _per_request(before, after, "nv_inference_queue_duration_us", 1e-3))
         add("Triton compute time per request (ms)", when,
@@ -131,8 +139,8 @@ def _by_version(rate_of: str) -> str:
 
 PROMQL = {
     "request rate (1/s)": [("all", f"sum(rate(medxai_explain_requests_total[{WINDOW}]))")],
-    "error ratio": [("all", f"sum(rate(medxai_explain_errors_total[{WINDOW}])) / "
-                            f"sum(rate(medxai_explain_requests_total[{WINDOW}]))")],
+    "error ratio": [("all", f"(sum(rate(medxai_explain_errors_total[{WINDOW}])) or vector(0)) / "
+                            f"sum(rate(medxai_explain_requests_total[{WINDOW}]))")],  # no error series yet: 0
     "stage latency (s)": [(f"p{round(q * 100)}", f"histogram_quantile({q}, sum by (le, stage) "
                                                  f"(rate(medxai_explain_stage_seconds_bucket[{WINDOW}])))")
                           for q in QUANTILES],

@@ -29,7 +29,7 @@ def test_unreachable_service(monkeypatch, tmp_path, page):
 
 
 def test_refused_token(monkeypatch, tmp_path, triton, make_service):
-    service = make_service(triton.grpc_url, tokens=["right-token"])
+    service = make_service(triton.grpc_url, tokens=["right-token"], insecure=True)  # plaintext on loopback
     token_file = tmp_path / "token"
     token_file.write_text("wrong-token\n")
     use_settings(monkeypatch, DashboardSettings(service=f"127.0.0.1:{service.port}", token_file=token_file,
@@ -57,7 +57,7 @@ def test_monitoring_without_endpoints_warns(monkeypatch, tmp_path):
     use_settings(monkeypatch, DashboardSettings(service=f"127.0.0.1:{free_port()}",
                                                 ratings_db=tmp_path / "r.sqlite"))
     app = open_page("pages/monitoring.py")
-    assert not app.exception and len(app.warning) == 2 and "cannot be read" in app.warning[0].value
+    assert not app.exception and len(app.main.warning) == 2 and "cannot be read" in app.main.warning[0].value
 
 
 def test_dashboard_command_help_and_user_errors(tmp_path):
