@@ -1,7 +1,10 @@
 """The ratings store: one committed transaction per rating, retried (not lost) while another writer holds
-the database."""
+the database, and every acknowledged rating still there after the writer is killed."""
 
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -44,3 +47,23 @@ def test_a_re_rating_replaces_the_earlier_one_in_statistics(tmp_path):
     store.add(rating(4))
     store.add(rating(3, reviewer="dr_b"))
     assert sorted(latest(store.frame())["score"].tolist()) == [3, 4]
+
+
+WRITER = """
+import sys
+from dashboard.ratings import Rating, RatingStore
+store = RatingStore(sys.argv[1])
+for n in range(10_000):
+    row = store.add(Rating("dr_a", f"case{n}", "phantoms", "phantom", "1", "fusion", n % 5 + 1))
+    print(row, flush=True)  # the acknowledgement: after the commit
+"""
+
+
+def test_every_acknowledged_rating_survives_sigkill(tmp_path):
+    database = tmp_path / "ratings.sqlite"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(database)], stdout=subprocess.PIPE, text=True)
+    acknowledged = [int(writer.stdout.readline()) for _ in range(25)]
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    acknowledged += [int(line) for line in writer.stdout.read().split()]  # acks already on the pipe
+    assert set(acknowledged) <= set(RatingStore(database).frame()["id"])
