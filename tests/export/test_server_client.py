@@ -1,5 +1,7 @@
 """The server launcher and the client's error paths (the happy paths run in the integration test)."""
 
+import tempfile
+
 import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
@@ -39,3 +41,12 @@ def test_a_model_that_fails_to_load_stops_startup_with_its_error(tmp_path):
     with pytest.raises(UserError, match="tritonserver exited with code .*no_such_backend"):
         server.start()
     assert not server.running()
+
+
+def test_a_server_never_started_leaves_nothing_on_disk(tmp_path, monkeypatch):
+    (tmp_path / "repository").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
+    server = TritonServer(tmp_path / "repository")
+    assert not server.running() and server.stop() == 0
+    assert list((tmp_path / "temp").iterdir()) == []
