@@ -8,7 +8,6 @@ An item is one map of one case under one model version: (dataset, case, model, v
 from itertools import combinations
 
 import krippendorff
-import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
