@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov (the manifests' security scan) pins networkx<2.7 and packaging<24, which clash with the project's:
+# it gets a virtual environment of its own, which tests/k8s finds at this path.
+CHECKOV := $(VENV)/checkov/bin/checkov
 DEMO_DIR ?= demo
 
 .PHONY: install demo test clean
@@ -15,10 +18,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,dashboard]'
 	touch $(STAMP)
 
+$(CHECKOV):
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet checkov==3.3.30
+
 demo: $(STAMP)
 	$(BIN)/medxai demo --workdir $(DEMO_DIR)
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV)
 	$(BIN)/python -m pytest -q -ra
 
 clean:
