@@ -45,7 +45,7 @@ def test_new_checkpoints_become_new_versions(tmp_path, make_checkpoint):
     second = export_checkpoint(make_checkpoint(2), repository, "chest", enforce_gate=False, samples=4, log=quiet)
     assert (first.version, second.version) == (1, 2)
     assert sorted(p.name for p in (repository / "chest" / "2").iterdir()) == [
-        "model.onnx", "model.pt", "model.py", "provenance.json"]
+        "model.onnx", "model.pt", "model.py", "model_torch.py", "provenance.json"]
     provenance = json.loads((second.version_dir / "provenance.json").read_text())
     assert provenance["checkpoint_sha256"] == checkpoint_sha256(make_checkpoint(2))
     assert all(report["passed"] for report in provenance["parity"])
