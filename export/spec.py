@@ -24,8 +24,8 @@ GPU_PYTHON_CONFIG_NAME = "gpu-python"
 """`--model-config-name=gpu-python`: Python backend + PyTorch on CUDA, for the wheel's tritonserver on a GPU."""
 GPU_PYTHON_CONFIG_FILE = f"configs/{GPU_PYTHON_CONFIG_NAME}.pbtxt"
 INPUT_DTYPES = {"uint8": "TYPE_UINT8", "float32": "TYPE_FP32"}
-TARGETS = {"cpu": ("cpu",), "gpu": ("gpu",), "gpu-python": ("gpu-python",), "both": ("cpu", "gpu"),
-           "all": ("cpu", "gpu", "gpu-python")}
+TARGETS = {"cpu": ("cpu",), "gpu": ("gpu",), "gpu-python": ("gpu-python",), "both": ("gpu", "cpu"),
+           "all": ("gpu", "cpu", "gpu-python")}
 """What `--target` writes: configs for the CPU, the NGC GPU image and the wheel's tritonserver on a GPU."""
 
 
