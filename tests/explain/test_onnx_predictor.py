@@ -36,11 +36,12 @@ def test_changed_weights_are_exported_again():
     assert np.abs(after - before).max() > 0.1
 
 
-def test_lime_on_the_cpu_defaults_to_onnx_and_agrees_with_the_pytorch_path():
+def test_lime_in_fp32_on_the_cpu_runs_onnx_and_agrees_with_the_pytorch_path():
     smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8), size=SIZE, mode="bilinear")  # SLIC needs regions
     model, images, targets = small_model(), smooth, torch.tensor([1])
-    settings = {"segmentation": "slic", "n_segments": 30, "max_samples": 150, "seed": 0}
+    settings = {"segmentation": "slic", "n_segments": 30, "max_samples": 150, "seed": 0, "precision": "fp32"}
     default = lime.explain(model, images, targets, **settings)
     eager = lime.explain(model, images, targets, predict=lime.torch_predictor(model, "fp32"), **settings)
+    assert lime.default_predictor(model, "fp32").__qualname__.startswith("onnx_predictor")
     np.testing.assert_allclose(default.unscaled.numpy(), eager.unscaled.numpy(), atol=1e-3)
     assert default.diagnostics[0]["segments"] >= 10  # SLIC honours the requested count, whatever the size
