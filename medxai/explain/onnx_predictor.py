@@ -3,7 +3,7 @@ run in process on the CPU, where LIME's hundreds of forward passes are most of a
 
 Inference only, so faster than eager PyTorch on a CPU (`medxai bench explain` reports both pipelines). The
 session is built once per model and image size, and rebuilt when the weights change (a fingerprint of every
-parameter and buffer is compared on each `onnx_predictor` call), so it never runs stale weights.
+parameter and buffer is compared when a predictor first runs), so a new explanation never runs stale weights.
 """
 
 import copy
