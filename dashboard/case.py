@@ -7,7 +7,8 @@ import numpy as np
 
 from dashboard.imaging import Picture, map_values
 
-METHOD_NAMES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients", "lime": "LIME", "fusion": "Fused map"}
+METHOD_NAMES = {"cam": "Class-activation map", "ig": "Integrated Gradients", "lime": "LIME", "fusion": "Fused map"}
+"""The maps the service returns by default, in streaming order."""
 
 
 @dataclass
@@ -16,6 +17,11 @@ class ReviewedMap:
     values: np.ndarray
     diagnostics: dict[str, float]
     seconds: float
+
+    @property
+    def dead(self) -> bool:
+        """The method found no positive evidence (its map is all zero or flat): there is nothing to show."""
+        return bool(self.diagnostics.get("dead", 0.0))
 
 
 @dataclass

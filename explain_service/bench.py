@@ -36,7 +36,7 @@ def rss_bytes() -> int:
     raise RuntimeError("VmRSS not found in /proc/self/status")
 
 
-def bench_request(image: np.ndarray, methods: Sequence[str] = ("gradcam", "ig")) -> pb.ExplainRequest:
+def bench_request(image: np.ndarray, methods: Sequence[str] = ("cam", "ig")) -> pb.ExplainRequest:
     array = pb.RawArray(data=(image * 255).round().astype(np.uint8).tobytes(), shape=list(image.shape), dtype="uint8")
     return pb.ExplainRequest(image=pb.Image(array=array), methods=list(methods),
                              ig=pb.IntegratedGradientsSettings(steps=IG_STEPS))
@@ -74,7 +74,7 @@ def _load(address: str, request: pb.ExplainRequest, clients: int,
 
 def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
                       log: Callable[[str], None] = print, device: str = "cpu", precision: str = "auto",
-                      methods: Sequence[str] = ("gradcam", "ig")) -> dict:
+                      methods: Sequence[str] = ("cam", "ig")) -> dict:
     """Export (or make an untrained resnet18_attention at 64 px), serve with Triton and the service on loopback
     (Triton's target and the service's gradient methods on `device`), warm up, then run the load; returns
     requests, errors, latency percentiles and RSS growth."""

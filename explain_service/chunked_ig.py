@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from medxai.explain.base import Explanation, model_device, normalise
+from medxai.explain.base import Explanation, model_device
+from medxai.explain.integrated_gradients import SMOOTHING, ig_explanation
 from medxai.metrics.faithfulness import substitute_images
 
 CHUNK_STEPS = 8
@@ -56,7 +57,7 @@ def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, bas
 
 def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, turn: Turn, steps: int = 8,
             max_steps: int = 64, tolerance: float = 0.05, baseline: str = "zero",
-            chunk: int = CHUNK_STEPS) -> Explanation:
+            chunk: int = CHUNK_STEPS, smoothing: float = SMOOTHING) -> Explanation:
     """As `medxai.explain.integrated_gradients.explain`, the model taken in turns of `chunk` points."""
     start = time.perf_counter()
     baselines = substitute_images(images, baseline)
@@ -67,9 +68,7 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, turn:
         steps *= 2
     diagnostics = [{"completeness_gap": float(gap), "steps": steps, "method": METHOD, "baseline": baseline,
                     "chunks": -(-steps // chunk)} for gap in gaps]
-    pixel_maps = attributions.sum(dim=1)
-    return Explanation("ig", normalise(pixel_maps), unscaled=pixel_maps, raw=attributions, diagnostics=diagnostics,
-                       seconds=time.perf_counter() - start)
+    return ig_explanation(attributions, diagnostics, smoothing, start)
 
 
 def passes(steps: int, max_steps: int) -> int:

@@ -11,7 +11,8 @@ from medxai.checkpoint import CheckpointInfo
 from medxai.explain import Explanation
 from medxai.explain.overlay import overlay
 
-DIAGNOSTICS = ("completeness_gap", "steps", "r2", "samples", "segments")
+DIAGNOSTICS = ("completeness_gap", "steps", "r2", "samples", "segments", "dead", "relu_removed")
+"""Numeric diagnostics sent with a map; the fused map's `weight_<method>` (per-image fusion weights) too."""
 
 
 def map_bytes(saliency: torch.Tensor) -> bytes:
@@ -29,7 +30,8 @@ def overlay_png(pixels: torch.Tensor, saliency: torch.Tensor) -> bytes:
 def map_message(result: Explanation, pixels: torch.Tensor, overlays: bool) -> pb.Map:
     """One image's map; numeric diagnostics of a single method (the fused map's are its parts')."""
     saliency = result.maps[0]
-    diagnostics = {key: float(value) for key, value in result.diagnostics[0].items() if key in DIAGNOSTICS}
+    diagnostics = {key: float(value) for key, value in result.diagnostics[0].items()
+                   if key in DIAGNOSTICS or key.startswith("weight_")}
     return pb.Map(method=result.method, shape=list(saliency.shape), data=map_bytes(saliency),
                   overlay_png=overlay_png(pixels, saliency) if overlays else b"", diagnostics=diagnostics,
                   seconds=result.seconds)

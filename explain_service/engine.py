@@ -8,7 +8,6 @@ see). A version that disagrees is refused with FAILED_PRECONDITION.
 """
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,10 +20,11 @@ from tritonclient.utils import InferenceServerException
 
 from explain_service import chunked_ig
 from explain_service.fair_lock import FairLock
-from explain_service.validation import FAITHFULNESS_STEPS, ExplainSettings
+from explain_service.validation import CAMS, FAITHFULNESS_STEPS, ExplainSettings
 from medxai.checkpoint import checkpoint_sha256, load_checkpoint
-from medxai.explain import Explanation, gradcam, lime
+from medxai.explain import Explanation, lime
 from medxai.explain.fusion import fuse_explanations
+from medxai.explain.pipeline import COMPONENTS
 from medxai.metrics.faithfulness import deletion_auc, insertion_auc
 from medxai.triton_client import TritonClient
 
@@ -135,18 +135,19 @@ class Engine:
         for method in settings.methods:
             alive()
             if method == "fusion":
-                start = time.perf_counter()
-                result = fuse_explanations(parts, settings.fusion_weights)
-                result.seconds = time.perf_counter() - start
+                fused = [part for part in parts if part.method in settings.fusion_weights]
+                result = fuse_explanations(fused, settings.fusion_rule, settings.fusion_weights, images, targets,
+                                           lambda batch: torch.from_numpy(self.predict(batch, version)))
             elif method == "lime":
                 result = lime.explain(self.model, images, targets, predict=self._lime_predict(version, alive),
                                       segmentation=settings.lime["segmentation"],
                                       max_samples=settings.lime["samples"],
                                       min_samples=min(100, settings.lime["samples"]),
                                       chunk=min(50, settings.lime["samples"]), seed=settings.lime["seed"])
-            elif method == "gradcam":
+            elif method in CAMS:
                 with self._model_turn(alive)():
-                    result = gradcam.explain(self.model, images, targets, precision=self.precision)
+                    result = COMPONENTS[method](self.model, images, targets)
+                result.method = method
             else:
                 result = chunked_ig.explain(self.model, images, targets, self._model_turn(alive),
                                             steps=settings.ig["steps"], max_steps=settings.ig["max_steps"],

@@ -3,7 +3,8 @@ nothing a request carries (no ids, no hashes of inputs, no patient data) ever be
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
 
-STAGES = ("decode", "predict", "gradcam", "ig", "lime", "fusion", "metrics")
+STAGES = ("decode", "predict", "cam", "gradcam", "gradcam++", "hirescam", "layercam", "ig", "lime", "fusion",
+          "metrics")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 

@@ -15,10 +15,13 @@ from medxai.data.dataset import to_model_input
 from medxai.data.decode import array_to_pixels, read_image
 from medxai.data.dicom import is_dicom
 from medxai.errors import UserError
-from medxai.explain.fusion import WEIGHTS
+from medxai.explain import cam
+from medxai.explain.fusion import DEFAULT_RULE, RULES, WEIGHTS, rule_passes
+from medxai.explain.pipeline import DEFAULT_METHODS
 
-METHODS = ("gradcam", "ig", "lime", "fusion")
-"""In the order they are computed and streamed."""
+CAMS = ("cam", *cam.VARIANTS)
+METHODS = (*CAMS, "ig", "lime", "fusion")
+"""In the order they are computed and streamed; an empty request gets DEFAULT_METHODS (cam, ig, lime, fusion)."""
 ARRAY_DTYPES = {"uint8": np.dtype("<u1"), "float32": np.dtype("<f4")}
 ENCODED_SIGNATURES = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
 """What image.encoded may hold besides DICOM: the formats the proto promises, not everything Pillow opens."""
@@ -49,23 +52,28 @@ class ExplainSettings:
     ig: dict = field(default_factory=dict)
     lime: dict = field(default_factory=dict)
     fusion_weights: dict[str, float] = field(default_factory=dict)
+    fusion_rule: str = DEFAULT_RULE
     faithfulness: bool = False
     overlays: bool = False
 
     def audit(self) -> dict:
         return {"methods": self.methods, "target": self.target, "ig": self.ig, "lime": self.lime,
-                "fusion_weights": self.fusion_weights, "faithfulness": self.faithfulness, "overlays": self.overlays,
+                "fusion_weights": self.fusion_weights, "fusion_rule": self.fusion_rule,
+                "faithfulness": self.faithfulness, "overlays": self.overlays,
                 "model_passes": self.model_passes()}
 
     def model_passes(self) -> dict[str, int]:
         """The most model passes (images through the model) each part of the request may take."""
         cost = {"predict": 1}
-        if "gradcam" in self.methods:
-            cost["gradcam"] = 1
+        for name in CAMS:
+            if name in self.methods:
+                cost[name] = 1
         if "ig" in self.methods:
             cost["ig"] = chunked_ig.passes(self.ig["steps"], self.ig["max_steps"])
         if "lime" in self.methods:
             cost["lime"] = self.lime["samples"]
+        if "fusion" in self.methods and rule_passes(self.fusion_rule, len(self.fusion_weights)):
+            cost["fusion"] = rule_passes(self.fusion_rule, len(self.fusion_weights))
         if self.faithfulness:
             cost["faithfulness"] = len(self.methods) * 2 * (FAITHFULNESS_STEPS + 1)
         return cost
@@ -123,12 +131,15 @@ def explain_settings(request: pb.ExplainRequest, num_classes: int,
     unknown = [name for name in request.methods if name not in METHODS]
     if unknown:
         raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
-    methods = [name for name in METHODS if name in request.methods] if request.methods else list(METHODS)
+    methods = [name for name in METHODS if name in (request.methods or DEFAULT_METHODS)]
+    rule = request.fusion_rule or DEFAULT_RULE
+    if rule not in RULES:
+        raise UserError(f"fusion_rule must be one of {', '.join(RULES)}, got '{rule}'")
     target = request.target if request.HasField("target") else None
     if target is not None and not 0 <= target < num_classes:
         raise UserError(f"target must be a class index in [0, {num_classes - 1}], got {target}")
     settings = ExplainSettings(methods=methods, target=target, ig=_ig(request.ig), lime=_lime(request.lime),
-                               fusion_weights=_weights(request.fusion_weights, methods),
+                               fusion_weights=_weights(request.fusion_weights, methods), fusion_rule=rule,
                                faithfulness=request.faithfulness, overlays=request.overlays)
     cost = settings.model_passes()
     if sum(cost.values()) > work_budget:
@@ -175,5 +186,5 @@ def _weights(requested: dict[str, float], methods: list[str]) -> dict[str, float
         return {}
     fused = {name: weights[name] for name in methods if name in WEIGHTS}
     if not fused or sum(fused.values()) <= 0:
-        raise UserError("fusion needs at least one of gradcam, ig, lime with a positive weight")
+        raise UserError(f"fusion needs at least one of {', '.join(WEIGHTS)} with a positive weight")
     return fused

@@ -4,26 +4,41 @@ sensitive to its weights (the model-randomisation sanity check, Adebayo et al. 2
 Returns the reasons for refusal instead of raising, so the caller can print them and let `--force` override.
 """
 
+from collections.abc import Callable
+
 import torch
 
 from export.parity import ParityReport
 from medxai.models import MedicalClassifier
 
 
-def release_gate(model: MedicalClassifier, pixels: torch.Tensor, parity: list[ParityReport]) -> list[str]:
-    """Why this model must not be released (empty when it may be)."""
+def release_gate(model: MedicalClassifier, pixels: torch.Tensor, parity: list[ParityReport],
+                 log: Callable[[str], None] = print) -> list[str]:
+    """Why this model must not be released (empty when it may be); each served map's check is logged."""
     reasons = [report.line() for report in parity if not report.passed]
-    return reasons + _sanity_reasons(model, pixels)
+    return reasons + _sanity_reasons(model, pixels, log)
 
 
-def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor) -> list[str]:
+GATE_OPTIONS = {"lime": {"max_samples": 200, "min_samples": 100}, "ig": {"max_steps": 16}}
+"""Lighter LIME and IG for the gate's sample images: the check compares rankings, not fine detail."""
+
+
+def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callable[[str], None] = print) -> list[str]:
     from medxai.explain.sanity import model_randomisation_check  # lazily: captum is heavy to import
     with torch.no_grad():
         targets = model(pixels).argmax(dim=1)
-    result = model_randomisation_check(model, pixels, targets)
+    result = model_randomisation_check(model, pixels, targets, options=GATE_OPTIONS)
+    for method, row in result["methods"].items():
+        dead = f", dead on {len(row['dead'])} of {len(pixels)}" if row["dead"] else ""
+        log(f"randomisation check {method}: Spearman {row['spearman']:.2f}{dead}"
+            f"{'' if row['passed'] else ' (unchanged)'}")
+    if result["all_dead"]:
+        return [f"every served map ({', '.join(result['methods'])}) is dead on all {len(pixels)} sample images: "
+                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"]
     if result["passed"]:
         return []
-    constant = f"; the {result['method']} maps of {len(result['degenerate'])} of {len(pixels)} sample images are " \
-               f"constant" if result["degenerate"] else ""
-    return [f"explanations barely change when the weights are randomised (Spearman {result['spearman']:.2f}"
-            f"{constant}): the model-randomisation sanity check failed"]
+    decisive = result["methods"][result["decisive"]]
+    dead = f"; the {result['decisive']} maps of {len(decisive['dead'])} of {len(pixels)} sample images are " \
+           f"dead" if decisive["dead"] else ""
+    return [f"the {result['decisive']} map barely changes when the weights are randomised (Spearman "
+            f"{result['spearman']:.2f}{dead}): the model-randomisation sanity check failed"]

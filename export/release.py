@@ -66,7 +66,7 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
         parity = check_parity(graph, staged / ONNX_FILE, staged / TORCHSCRIPT_FILE, pixels, tolerance)
         for report in parity:
             log(report.line())
-        refusals = release_gate(model, pixels, parity)
+        refusals = release_gate(model, pixels, parity, log)
         if refusals and enforce_gate:
             raise UserError(f"refusing to release {name}: {'; '.join(refusals)} (pass --force to export anyway)")
         for reason in refusals:

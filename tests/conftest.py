@@ -29,6 +29,23 @@ def trained_checkpoint(trained_run) -> Path:
     return trained_run / "best.pt"
 
 
+@pytest.fixture(scope="session", params=["auto", "fp32"])
+def checkpoint_each_precision(request, trained_checkpoint, phantom_dir, tmp_path_factory) -> Path:
+    """The shared model (trained at `auto`: bf16 on AVX512_BF16/AMX CPUs) and its twin trained in fp32 (what
+    `auto` picks on AVX2-only CPUs): what a test claims of a trained model must hold for both. Where `auto`
+    resolves to fp32 already, the fp32 case is the shared model and is skipped."""
+    from medxai.precision import resolve
+    if request.param == "auto":
+        return trained_checkpoint
+    if resolve("auto") == "fp32":
+        pytest.skip("auto trains in fp32 on this machine: the shared model is the fp32 one")
+    from training.trainer import TrainConfig, train
+    out = tmp_path_factory.mktemp("run-fp32")
+    train(TrainConfig(data=str(phantom_dir), out=str(out), model="resnet18_attention", image_size=64, epochs=20,
+                      lr=1e-3, alpha_exp=0.0, precision="fp32"))
+    return out / "best.pt"
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

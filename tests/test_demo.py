@@ -16,9 +16,9 @@ def test_demo_runs_everything_and_reports_it(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert set(report["held_out"]) == {"accuracy", "auc", "precision", "recall", "f1"}
     assert report["explanations"]["fusion"]["images"] == 4
-    assert list(report["explained_image"]["seconds"]) == ["gradcam", "ig", "lime", "fusion"]
+    assert list(report["explained_image"]["seconds"]) == ["cam", "ig", "lime", "fusion"]
     served = report["served"]
-    assert list(served["received_after_s"]) == ["gradcam", "ig", "lime", "fusion"]
+    assert list(served["received_after_s"]) == ["cam", "ig", "lime", "fusion"]
     assert served["model"]["version"] == "1" and len(served["model"]["checkpoint_sha256"]) == 64
     assert (tmp_path / "served" / "fusion.png").is_file() and (tmp_path / "explained" / "fusion.npy").is_file()
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]

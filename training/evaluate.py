@@ -45,10 +45,14 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
     plot_roc(probabilities, targets, info.class_names, info.multi_label, out / "roc.png", f"{spec.name} ROC")
     metrics.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "roc_png": str(out / "roc.png"),
                     "hardware": hardware(device, precision)})
-    if explanations and spec.has_localisation():
+    if explanations and max_explained > 0 and spec.has_localisation():
+        from rich.console import Console
         from medxai.explain.evaluation import evaluate_explanations
-        metrics["explanations"] = evaluate_explanations(model, dataset, max_images=max_explained,
-                                                         precision=precision)
+        console = Console(stderr=True)
+        with console.status("explanations") as status:
+            metrics["explanations"] = evaluate_explanations(
+                model, dataset, max_images=max_explained, precision=precision,
+                log=lambda stage: (status.update(stage), console.log(stage)))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 

@@ -11,9 +11,14 @@ from torch.utils.data import Dataset
 
 from medxai.explain import lime
 from medxai.explain.evaluation import localised_items, model_predictor
-from medxai.explain.fusion import WEIGHTS, fuse
-from medxai.explain.pipeline import COMPONENTS, METHOD_NAMES, run_methods
+from medxai.explain.fusion import PAPER_WEIGHTS, fuse
+from medxai.explain.pipeline import COMPONENTS, run_methods
 from medxai.metrics import faithfulness, localisation
+
+PAPER_COMPONENTS = ("gradcam", "ig", "lime")
+PAPER_METHODS = (*PAPER_COMPONENTS, "fusion")
+"""The seed paper's tables are recomputed with its own methods: Grad-CAM at the attention output, raw IG, LIME,
+and the 0.4/0.4/0.2 fusion (rule `paper`)."""
 
 BASELINES = {"centred_disc": localisation.centred_disc, "whole_image": localisation.whole_image}
 PAIRS = [f"{a}+{b}" for a, b in combinations(COMPONENTS, 2)]
@@ -28,7 +33,7 @@ def variant_name(variant: dict) -> str:
 
 
 def method_options(settings) -> dict[str, dict]:
-    return {"ig": {"steps": settings.ig_steps, "max_steps": settings.ig_max_steps},
+    return {"ig": {"steps": settings.ig_steps, "max_steps": settings.ig_max_steps, "smoothing": 0.0},
             "lime": {"max_samples": settings.lime_max_samples, "segmentation": settings.lime_segmentation}}
 
 
@@ -50,12 +55,12 @@ def explanation_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tens
     """Maps by row name (methods, pairs, LIME variants, baselines) and per-image diagnostics by row name."""
     options = method_options(settings)
     options["lime"]["predict"] = lime.torch_predictor(model)  # the model itself, in this process's threads
-    explanations = run_methods(model, images, targets, list(METHOD_NAMES), options)
+    explanations = run_methods(model, images, targets, list(PAPER_METHODS), options, rule="paper")
     maps = {name: explanation.maps for name, explanation in explanations.items()}
-    diagnostics = {name: explanations[name].diagnostics for name in COMPONENTS}
+    diagnostics = {name: explanations[name].diagnostics for name in PAPER_COMPONENTS}
     for pair in PAIRS:
         parts = pair.split("+")
-        maps[pair] = fuse({name: maps[name] for name in parts}, {name: WEIGHTS[name] for name in parts})
+        maps[pair] = fuse({name: maps[name] for name in parts}, {name: PAPER_WEIGHTS[name] for name in parts})
     for variant in settings.variants:
         method = variant["method"]
         chosen = {**options.get(method, {}), **{k: v for k, v in variant.items() if k != "method"}}
@@ -89,4 +94,4 @@ def score_model(model: nn.Module, dataset: Dataset, settings, extra_regions: dic
     return {"scores": scores, "curves": curves, "diagnostics": diagnostics,
             "indices": [int(item["index"]) for item in items], "targets": targets.numpy(),
             "images": images.numpy(), "masks": masks.numpy(),
-            "maps": {name: maps[name].numpy() for name in (*COMPONENTS, "fusion")}}
+            "maps": {name: maps[name].numpy() for name in PAPER_METHODS}}

@@ -286,6 +286,10 @@ def train(config: TrainConfig) -> dict:
             continue
         seed_everything(config.seed + fold)
         trainer = FoldTrainer(config, spec, train_idx, val_idx, out / f"fold{fold}", device)
+        if distributed.is_main():  # which images validated this fold: explanation quality is scored on them
+            (out / f"fold{fold}").mkdir(parents=True, exist_ok=True)
+            (out / f"fold{fold}" / "validation_ids.txt").write_text(
+                "".join(f"{spec.records[i].image_id}\n" for i in val_idx))
         results.append({"fold": fold, "train_images": len(train_idx), "val_images": len(val_idx), **trainer.fit()})
         if distributed.is_main():
             (out / f"fold{fold}" / "result.json").write_text(json.dumps(results[-1], default=_json_default))
@@ -304,6 +308,7 @@ def train(config: TrainConfig) -> dict:
     if distributed.is_main():
         shutil.copyfile(out / f"fold{selected}" / "best.pt", out / "best.pt")
         shutil.copyfile(out / f"fold{selected}" / "roc.png", out / "roc.png")
+        shutil.copyfile(out / f"fold{selected}" / "validation_ids.txt", out / "validation_ids.txt")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
     distributed.teardown()
     return metrics

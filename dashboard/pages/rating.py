@@ -37,10 +37,12 @@ store = ratings_store(config)
 acknowledged = st.session_state.setdefault("acknowledged", {})
 
 for column, (position, method) in zip(st.columns(len(methods)), enumerate(methods)):
-    label = f"Map {chr(ord('A') + position)}" if blinded else METHOD_NAMES[method]
+    label = f"Map {chr(ord('A') + position)}" if blinded else METHOD_NAMES.get(method, method)
     key = f"{case.picture.case_id}/{case.model['version']}/{method}"
     with column:
-        st.image(blend(case.picture.pixels, case.maps[method].values, opacity, case.mask), caption=label)
+        found = case.maps[method]
+        st.image(blend(case.picture.pixels, None if found.dead else found.values, opacity, case.mask),
+                 caption=f"{label}: no positive evidence" if found.dead else label)
         with st.form(f"form/{key}"):
             score = st.radio("How well does it match the relevant region?", list(SCORE_LABELS), index=None,
                              format_func=SCORE_LABELS.get, horizontal=True, key=f"score/{method}")

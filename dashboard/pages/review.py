@@ -1,5 +1,6 @@
-"""Case review: pick or upload an image, see the prediction and the maps as they stream in (Grad-CAM
-first), blended on the image, with each map's reliability hints and, where the expert marked the lesion,
+"""Case review: pick or upload an image, see the prediction and the maps as they stream in (the
+class-activation map first), blended on the image (a dead map is not drawn: the page says that the method found
+no positive evidence), with each map's reliability hints and, where the expert marked the lesion,
 its outline, IoU and pointing-game hit; deletion and insertion curves on demand."""
 
 import pandas as pd
@@ -52,7 +53,17 @@ def hints(case: Case, method: str) -> list[str]:
     if "r2" in found.diagnostics:
         lines.append(f"LIME surrogate R² {found.diagnostics['r2']:.2f} ({int(found.diagnostics.get('samples', 0))} "
                      f"samples)")
-    if method == "gradcam":
+    if found.dead:
+        lines.insert(0, "no positive evidence: this method found nothing that raises the score at its layer, so "
+                        "there is no map to show")
+    if "relu_removed" in found.diagnostics and not found.dead:
+        lines.append(f"{100 * found.diagnostics['relu_removed']:.0f} % of its evidence was negative (not drawn)")
+    weights = {name.removeprefix("weight_"): value for name, value in found.diagnostics.items()
+               if name.startswith("weight_")}
+    if weights:
+        lines.append("fused from " + ", ".join(f"{METHOD_NAMES.get(name, name)} {value:.2f}"
+                                               for name, value in weights.items()))
+    if method == "cam":
         provenance = read_provenance(config.model_repository, case.model["name"], case.model["version"])
         lines.append(f"sanity check of v{case.model['version']}: {sanity_result(provenance)}")
     if case.mask is not None:
@@ -69,8 +80,10 @@ def show_maps(area, case: Case, shown: list[str], opacity: float, image) -> None
         columns[0].image(blend(image, None, opacity, case.mask), caption="image" +
                          (" (expert outline in green)" if case.mask is not None else ""))
         for column, method in zip(columns[1:], ready):
-            column.image(blend(image, case.maps[method].values, opacity, case.mask),
-                         caption=f"{METHOD_NAMES[method]} overlay")
+            found = case.maps[method]
+            column.image(blend(image, None if found.dead else found.values, opacity, case.mask),
+                         caption=f"{METHOD_NAMES[method]}: no positive evidence" if found.dead
+                         else f"{METHOD_NAMES[method]} overlay")
             column.caption(" · ".join(hints(case, method)))
 
 

@@ -106,7 +106,7 @@ class LimeSettings(_message.Message):
     def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., segmentation: _Optional[str] = ...) -> None: ...
 
 class ExplainRequest(_message.Message):
-    __slots__ = ("image", "model", "version", "target", "methods", "ig", "lime", "fusion_weights", "faithfulness", "overlays")
+    __slots__ = ("image", "model", "version", "target", "methods", "ig", "lime", "fusion_weights", "faithfulness", "overlays", "fusion_rule")
     class FusionWeightsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +124,7 @@ class ExplainRequest(_message.Message):
     FUSION_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     FAITHFULNESS_FIELD_NUMBER: _ClassVar[int]
     OVERLAYS_FIELD_NUMBER: _ClassVar[int]
+    FUSION_RULE_FIELD_NUMBER: _ClassVar[int]
     image: Image
     model: str
     version: str
@@ -134,7 +135,8 @@ class ExplainRequest(_message.Message):
     fusion_weights: _containers.ScalarMap[str, float]
     faithfulness: bool
     overlays: bool
-    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., target: _Optional[int] = ..., methods: _Optional[_Iterable[str]] = ..., ig: _Optional[_Union[IntegratedGradientsSettings, _Mapping]] = ..., lime: _Optional[_Union[LimeSettings, _Mapping]] = ..., fusion_weights: _Optional[_Mapping[str, float]] = ..., faithfulness: _Optional[bool] = ..., overlays: _Optional[bool] = ...) -> None: ...
+    fusion_rule: str
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., target: _Optional[int] = ..., methods: _Optional[_Iterable[str]] = ..., ig: _Optional[_Union[IntegratedGradientsSettings, _Mapping]] = ..., lime: _Optional[_Union[LimeSettings, _Mapping]] = ..., fusion_weights: _Optional[_Mapping[str, float]] = ..., faithfulness: _Optional[bool] = ..., overlays: _Optional[bool] = ..., fusion_rule: _Optional[str] = ...) -> None: ...
 
 class Map(_message.Message):
     __slots__ = ("method", "shape", "data", "overlay_png", "diagnostics", "seconds")

@@ -74,7 +74,7 @@ class ExplainServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExplainStream(self, request, context):
-        """The same maps as they are ready: Grad-CAM first, then IG, then LIME, then the fused map.
+        """The same maps as they are ready: the class-activation maps first, then IG, then LIME, then the fused map.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -26,6 +26,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         """
         from medxai.data import load_dataset
         from medxai.data.phantoms import make_phantoms
+        from medxai.explain.pipeline import DEFAULT_METHODS
         from medxai.explain.report import explain_file
         from medxai.precision import hardware
         from training.evaluate import evaluate
@@ -48,7 +49,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         metrics = evaluate(checkpoint, data, workdir / "evaluation", split="test", max_explained=explained_images)
         step("explain")
         image = next(record.source for record in load_dataset(data).records if record.split == "test")
-        explained = explain_file(checkpoint, image, workdir / "explained", ["gradcam", "ig", "lime", "fusion"])
+        explained = explain_file(checkpoint, image, workdir / "explained", list(DEFAULT_METHODS))
         served = None
         if serve:
             step("export + serve + request")
@@ -78,6 +79,7 @@ def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
     explanation through them, stop both; returns what came back."""
     from explain_service.client import explain_to_folder
     from explain_service.stack import StackPorts, stack_down, stack_up
+    from medxai.explain.pipeline import DEFAULT_METHODS
     from medxai.triton_server import free_port
 
     ports = StackPorts(*(free_port() for _ in range(5)))
@@ -85,7 +87,7 @@ def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
     try:
         console.print(f"Triton on {state['triton']['grpc']}, explain service on {state['service']['address']}")
         summary = explain_to_folder(state["service"]["address"], Path(image), workdir / "served",
-                                    ["gradcam", "ig", "lime", "fusion"], log=console.print)
+                                    list(DEFAULT_METHODS), log=console.print)
     finally:
         stack_down(workdir)
     return {"request_id": summary["request_id"], "prediction": summary["predicted"], "model": summary["model"],

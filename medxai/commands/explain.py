@@ -14,14 +14,17 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
         image: Path = typer.Option(..., help="PNG, JPEG, DICOM or .npy image."),
         out: Path = typer.Option(..., help="Folder for <method>.npy, <method>.png and explanation.json."),
-        methods: str = typer.Option("gradcam,ig,lime,fusion", help="Comma-separated: gradcam, ig, lime, fusion."),
+        methods: str = typer.Option("cam,ig,lime,fusion", help="Comma-separated: cam (the default CAM), gradcam (the "
+                                    "paper's), gradcam++, hirescam, layercam, ig, lime, fusion."),
+        fusion: str = typer.Option("alive", help="Fusion rule: alive (dead maps weigh 0), faithfulness (weights "
+                                                 "by each map's deletion/insertion), paper (0.4/0.4/0.2)."),
         target: str = typer.Option(None, help="Class name to explain (default: the top prediction)."),
         seed: int = typer.Option(0, help="LIME sampling and segmentation seed."),
         precision: str = precision_option(),
     ) -> None:
         """Explain one image: per-method maps (.npy), colour overlays (.png) and explanation.json.
 
-        Example: medxai explain --checkpoint runs/demo/best.pt --image scan.png --out explained --methods gradcam,ig,lime,fusion
+        Example: medxai explain --checkpoint runs/demo/best.pt --image scan.png --out explained --methods cam,ig,lime,fusion
         """
         from medxai.errors import UserError
         from medxai.explain.pipeline import parse_methods
@@ -30,11 +33,14 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             raise UserError(f"checkpoint not found: {checkpoint}")
         if not image.is_file():
             raise UserError(f"image not found: {image}")
+        from medxai.explain.fusion import RULES
         try:
             chosen = parse_methods(methods)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        report = explain_file(checkpoint, image, out, chosen, target, seed, precision)
+        if fusion not in RULES:
+            raise UserError(f"unknown fusion rule '{fusion}'; choose one of {', '.join(RULES)}")
+        report = explain_file(checkpoint, image, out, chosen, target, seed, precision, fusion)
         typer.echo(json.dumps({"prediction": report["prediction"]["class"],
                                "seconds": {name: m["seconds"] for name, m in report["methods"].items()},
                                "explanation": str(out / "explanation.json")}))
@@ -72,3 +78,39 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                 if keep_checkpoint is not None:
                     shutil.copyfile(checkpoint, keep_checkpoint)
             typer.echo(json.dumps(run_bench(checkpoint, seed, device, images, lime_ceiling, precision)))
+
+    @bench_app.command("maps")
+    def bench_maps(
+        checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
+        data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
+        split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
+        ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
+        images: int = typer.Option(40, min=1, help="Images with a mask or box scored (the first ones)."),
+        out: Path = typer.Option(None, help="Also write the table as JSON here."),
+        precision: str = precision_option(),
+    ) -> None:
+        """Every CAM variant and layer, IG smoothing, LIME and the fusion rules, scored on the same images:
+        dead share, pointing game, top-area IoU, energy in mask, deletion and insertion AUC (markdown on stderr,
+        JSON last on stdout).
+
+        Example: medxai bench maps --checkpoint demo/run/best.pt --data demo/data --split test --images 40
+        """
+        from rich.console import Console
+        from medxai.errors import UserError
+        from medxai.explain.comparison import compare, held_out_images, markdown
+        from medxai.precision import hardware
+        if not checkpoint.is_file():
+            raise UserError(f"checkpoint not found: {checkpoint}")
+        console = Console(stderr=True)
+        model, info, pixels, masks, targets = held_out_images(str(checkpoint), str(data), split,
+                                                              str(ids) if ids else None, images, precision)
+        console.print(f"{len(pixels)} images with masks; explaining their true class")
+        table = compare(model, pixels, masks, targets, precision=precision, log=console.print)
+        console.print(markdown(table))
+        result = {"checkpoint": str(checkpoint), "data": str(data), "split": split, "ids": str(ids) if ids else None,
+                  **info, "images": len(pixels), "rows": table, "hardware": hardware("cpu", precision)}
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2))
+        typer.echo(json.dumps(result))
+

@@ -88,7 +88,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         image: Path = typer.Option(..., help="PNG, JPEG or DICOM file to explain."),
         out: Path = typer.Option(..., help="Folder for <method>.npy, <method>.png and response.json."),
         address: str = typer.Option("127.0.0.1:50051", envvar="MEDXAI_SERVICE", help="The explain service."),
-        methods: str = typer.Option("gradcam,ig,lime,fusion", help="Comma-separated: gradcam, ig, lime, fusion."),
+        methods: str = typer.Option("cam,ig,lime,fusion", help="Comma-separated: cam, gradcam, gradcam++, hirescam, "
+                                                                "layercam, ig, lime, fusion."),
         token_file: Path = typer.Option(None, help="File holding a bearer token (its first line that is not blank "
                                                    "or a # comment)."),
         tls_ca: Path = typer.Option(None, help="CA certificate of a TLS service."),
@@ -155,10 +156,10 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         device: str = typer.Option("cpu", help="cpu, or cuda: Triton's gpu-python target and the service's "
                                                "gradient methods on the GPU."),
         precision: str = precision_option(),
-        methods: str = typer.Option("gradcam,ig", help="Methods per request; gradcam,ig,lime,fusion for full "
+        methods: str = typer.Option("cam,ig", help="Methods per request; cam,ig,lime,fusion for full "
                                                        "explanations."),
     ) -> None:
-        """Loopback load on Triton + the service: clients x requests Explain calls (default Grad-CAM + IG from 8
+        """Loopback load on Triton + the service: clients x requests Explain calls (default CAM + IG from 8
         steps).
 
         Example: medxai bench service --clients 8 --requests 50

@@ -67,7 +67,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         out: Path = typer.Option(..., help="Folder for metrics.json and ROC PNG."),
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
         explanations: bool = typer.Option(True, help="Score explanations when the data has masks or boxes."),
-        max_explained: int = typer.Option(32, help="Images whose explanations are scored."),
+        max_explained: int = typer.Option(32, min=0, help="Images whose explanations are scored (0: none)."),
         precision: str = precision_option(),
     ) -> None:
         """Diagnostic metrics (and explanation quality where masks exist) of a checkpoint on data.

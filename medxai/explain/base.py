@@ -5,6 +5,7 @@ A method is a function `explain(model, images, targets, **options) -> Explanatio
 input resolution on one scale, so that they can be fused, compared and scored.
 """
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -15,16 +16,41 @@ from torch import nn
 from medxai.precision import use_bf16
 
 PERCENTILE = 0.99
+KNEE = 0.9
+"""`normalise` maps the 99th percentile of a map's positive part to KNEE and its maximum to 1."""
 
 
 def normalise(maps: torch.Tensor) -> torch.Tensor:
-    """One scale for every map: positive part, divided by its 99th percentile (per map), clipped to [0, 1].
+    """One scale for every map [N,H,W], in [0, 1], keeping the order of the pixels.
 
-    Differentiable (the training-time consistency loss uses it too). A map with no positive value stays 0.
+    The positive part is divided by its 99th percentile (per map) and that value lands at KNEE (0.9); the top
+    1 % above it is squeezed linearly into (0.9, 1], so the display keeps the contrast of a percentile clip
+    while the map's maximum stays one pixel: a clip at the percentile made a plateau of tied maxima that the
+    pointing game then split (issue 17: IG's pointing game 0.667 before the clip, 0.526 after). Differentiable
+    (the training-time consistency loss uses it too). A map with no positive value stays 0.
     """
     positive = maps.float().clamp_min(0)
-    scale = torch.quantile(positive.flatten(1), PERCENTILE, dim=1).clamp_min(1e-12)
-    return (positive / scale[:, None, None]).clamp(max=1.0)
+    flat = positive.flatten(1)
+    scale = torch.quantile(flat, PERCENTILE, dim=1).clamp_min(1e-12)[:, None, None]
+    top = flat.max(dim=1).values[:, None, None]
+    below = KNEE * positive / scale
+    above = KNEE + (1 - KNEE) * (positive - scale) / (top - scale).clamp_min(1e-12)
+    return torch.where(positive <= scale, below, above).clamp(0, 1) * (top > 0)
+
+
+def liveness(unscaled: torch.Tensor) -> list[dict]:
+    """Per map [N,H,W] of signed evidence: `dead` when nothing positive is left (all <= 0, or constant: no
+    pixel is preferred to another), and `relu_removed`, the share of the map's absolute mass that is negative
+    and that `normalise` (the ReLU of CAMs) drops. A dead map explains nothing and is never shown or fused as if
+    it did (issue 17: the paper's Grad-CAM at the attention output was dead on 32 of 40 phantom images)."""
+    out = []
+    for saliency in unscaled.float():
+        positive = saliency.clamp_min(0)
+        total = saliency.abs().sum()
+        dead = bool(positive.max() <= 0 or positive.max() == positive.min())
+        removed = float((total - positive.sum()) / total) if total > 0 else 1.0
+        out.append({"dead": dead, "relu_removed": round(removed, 4)})
+    return out
 
 
 @dataclass
@@ -38,6 +64,22 @@ class Explanation:
     raw: Any = None
     diagnostics: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def dead(self) -> list[bool]:
+        """Per image, whether the map is dead (see `liveness`)."""
+        return [bool(d.get("dead", False)) for d in self.diagnostics]
+
+
+def explanation(method: str, unscaled: torch.Tensor, raw: Any, diagnostics: list[dict], start: float,
+                signed: torch.Tensor | None = None) -> Explanation:
+    """The Explanation of maps `unscaled` [N,H,W]: `normalise`d maps, and each image's diagnostics with the
+    `liveness` of `signed` (default: `unscaled`; a CAM passes its layer-resolution map before the ReLU) added;
+    `start` is the method's `time.perf_counter()` at its start."""
+    alive = liveness(unscaled if signed is None else signed)
+    diagnostics = [{**given, **state} for given, state in zip(diagnostics, alive)]
+    return Explanation(method, normalise(unscaled), unscaled=unscaled, raw=raw, diagnostics=diagnostics,
+                       seconds=time.perf_counter() - start)
 
 
 @contextmanager

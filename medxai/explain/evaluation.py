@@ -2,16 +2,20 @@
 energy in the mask) and faithfulness (deletion, insertion) for each method, the fused map and two baselines
 (a centred disc and the whole image), so every number has a no-skill reference beside it."""
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
 from medxai.explain.base import predict_probabilities
-from medxai.explain.pipeline import METHOD_NAMES, run_methods
+from medxai.explain.pipeline import DEFAULT_METHODS, run_methods
 from medxai.metrics import faithfulness, localisation
 
 TARGET_SOURCES = ("label", "prediction")
+SCORED_METHODS = ("gradcam", *DEFAULT_METHODS)
+"""The maps we serve, and the seed paper's Grad-CAM beside them for reference."""
 
 
 def model_predictor(model: nn.Module, precision: str = "auto") -> faithfulness.Predict:
@@ -60,21 +64,29 @@ def score_maps(predict: faithfulness.Predict, images: torch.Tensor, maps: torch.
 
 def evaluate_explanations(model: nn.Module, dataset: Dataset, targets_from: str = "label", max_images: int = 32,
                           precision: str = "auto", substitute: str = "blur", steps: int = 32,
-                          options: dict[str, dict] | None = None) -> dict:
-    """{method: {iou, iou_at_threshold, pointing_game, energy_in_mask, deletion_auc, insertion_auc, images}}
-    for gradcam, ig, lime, fusion, centred_disc and whole_image, over up to `max_images` masked images;
-    {} when no image has a mask. `options[method]` go to that method (see `run_methods`)."""
-    items = localised_items(dataset, max_images)
+                          options: dict[str, dict] | None = None, methods: tuple[str, ...] = SCORED_METHODS,
+                          log: Callable[[str], None] = lambda _: None) -> dict:
+    """{method: {dead_share, iou, iou_at_threshold, pointing_game, energy_in_mask, deletion_auc, insertion_auc,
+    images}} for `methods` (default: the served maps and the paper's Grad-CAM), centred_disc and whole_image,
+    over up to `max_images` masked images; {} when no image has a mask or `max_images` is 0. `options[method]`
+    go to that method (see `run_methods`); `log` hears each stage."""
+    items = localised_items(dataset, max_images) if max_images > 0 else []
     if not items:
         return {}
+    log(f"explaining {len(items)} images with masks: {', '.join(methods)}")
     images = torch.stack([item["image"] for item in items])
     masks = torch.stack([item["mask"] for item in items])
     targets = explained_classes(model, images, torch.stack([item["target"] for item in items]), targets_from, precision)
-    explanations = run_methods(model, images, targets, list(METHOD_NAMES), options, precision)
-    maps = {name: explanation.maps for name, explanation in explanations.items()}
+    explanations = run_methods(model, images, targets, list(methods), options, precision)
+    maps = {name: explanation.maps for name, explanation in explanations.items() if name in methods}
+    dead = {name: float(np.mean(explanations[name].dead)) for name in maps}
     shape = tuple(images.shape[-2:])
     for name, baseline in (("centred_disc", localisation.centred_disc), ("whole_image", localisation.whole_image)):
         maps[name] = torch.from_numpy(baseline(shape)).float().expand(len(images), *shape)
     predict = model_predictor(model, precision)
-    return {name: score_maps(predict, images, method_maps, masks, targets, substitute, steps)
-            for name, method_maps in maps.items()}
+    scores = {}
+    for name, method_maps in maps.items():
+        log(f"scoring {name}")
+        scores[name] = {"dead_share": dead.get(name, 0.0),
+                        **score_maps(predict, images, method_maps, masks, targets, substitute, steps)}
+    return scores

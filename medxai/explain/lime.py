@@ -21,7 +21,7 @@ from skimage.segmentation import quickshift, slic
 from sklearn.metrics import pairwise_distances
 from torch import nn
 
-from medxai.explain.base import Explanation, fast_mode, model_device, normalise, predict_probabilities
+from medxai.explain.base import Explanation, explanation, fast_mode, model_device, predict_probabilities
 from medxai.explain import lime_device
 from medxai.explain.onnx_predictor import onnx_predictor
 from medxai.precision import use_bf16
@@ -141,5 +141,4 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, predi
         raw.append((labels, weights))
         diagnostics.append({**info, "segmentation": "given" if segments is not None else segmentation})
     unscaled = torch.stack(maps)
-    return Explanation("lime", normalise(unscaled), unscaled=unscaled, raw=raw, diagnostics=diagnostics,
-                       seconds=time.perf_counter() - start)
+    return explanation("lime", unscaled, raw, diagnostics, start)

@@ -14,7 +14,7 @@ import time
 import torch
 from torch import nn
 
-from medxai.explain.base import Explanation, as_model_input, fast_mode, model_device, normalise
+from medxai.explain.base import Explanation, as_model_input, explanation, fast_mode, model_device
 
 KERNEL_WIDTH = 0.25
 RIDGE_ALPHA = 1.0
@@ -96,5 +96,4 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, sampl
         diagnostics.append({"r2": float(r2[0]), "samples": samples, "segments": features, "seed": seed,
                             "segmentation": "given" if segments is not None else "device-slic"})
     unscaled = torch.stack(maps)
-    return Explanation("lime", normalise(unscaled), unscaled=unscaled, raw=raw, diagnostics=diagnostics,
-                       seconds=time.perf_counter() - start)
+    return explanation("lime", unscaled, raw, diagnostics, start)

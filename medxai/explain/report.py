@@ -15,16 +15,19 @@ from medxai.errors import UserError
 from medxai.explain.base import model_device
 from medxai.explain.evaluation import model_predictor
 from medxai.explain.overlay import save_overlay
+from medxai.explain.fusion import DEFAULT_RULE
 from medxai.explain.pipeline import run_methods
 from medxai.precision import resolve
 
-NORMALISATION = "positive part, divided by its 99th percentile, clipped to [0, 1]"
+NORMALISATION = "positive part; its 99th percentile at 0.9, its maximum at 1, linear between (order kept)"
 
 
 def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, methods: list[str],
-                 target: str | None = None, seed: int = 0, precision: str = "auto") -> dict:
+                 target: str | None = None, seed: int = 0, precision: str = "auto", rule: str = DEFAULT_RULE) -> dict:
     """Write the maps, overlays and explanation.json for `image` into `out`; returns the JSON content.
-    `target` is a class name; by default the top prediction is explained."""
+    `target` is a class name; by default the top prediction is explained; `rule` is the fusion rule. Each
+    method's diagnostics say whether its map is dead (nothing positive to show) and, for the fused map, the
+    weight each component got."""
     model, info = load_checkpoint(checkpoint)
     pixels = to_model_input(read_image(image), info.image_size)
     probabilities = model_predictor(model, precision)(pixels[None])[0]
@@ -33,7 +36,7 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
         raise UserError(f"unknown target class '{target}'; the checkpoint knows: {', '.join(info.class_names)}")
     explained = info.class_names.index(target) if target is not None else predicted
     explanations = run_methods(model, pixels[None], torch.tensor([explained]), methods,
-                               options={"lime": {"seed": seed}}, precision=precision)
+                               options={"lime": {"seed": seed}}, precision=precision, rule=rule)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     image_hwc = pixels.permute(1, 2, 0).numpy()
@@ -42,7 +45,8 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
         "prediction": {"class": info.class_names[predicted],
                        "probabilities": {name: float(p) for name, p in zip(info.class_names, probabilities)}},
         "explained_class": info.class_names[explained], "normalisation": NORMALISATION,
-        "seeds": {"lime": seed}, "precision": resolve(precision, model_device(model)), "methods": {},
+        "seeds": {"lime": seed}, "precision": resolve(precision, model_device(model)), "fusion_rule": rule,
+        "methods": {},
     }
     for name, explanation in explanations.items():
         saliency = explanation.maps[0].numpy()

@@ -1,7 +1,8 @@
 """Model-randomisation sanity check (Adebayo et al. 2018): an explanation that survives randomising the top
 layers' weights does not explain the model. The maps before and after must differ (low rank correlation).
-A constant (or all-zero) map of the model has no ranking, so it cannot show that it depends on the weights: it
-scores 1 (unchanged), not the 0 a rank correlation with a constant would give, which would pass as "changed"."""
+A dead map of the model (constant, or nothing positive) has no ranking, so it cannot show that it depends on
+the weights: it scores 1 (unchanged), not the 0 a rank correlation with a constant would give, which would pass
+as "changed"."""
 
 import copy
 import math
@@ -11,7 +12,8 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from medxai.explain import METHODS
+DEFAULT_METHODS = ("cam", "ig", "lime", "fusion")
+"""The maps the service returns by default (`medxai.explain.pipeline.DEFAULT_METHODS`)."""
 
 
 def top_modules(model: nn.Module, count: int) -> list[str]:
@@ -39,16 +41,31 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     return 0.0 if math.isnan(correlation) else correlation
 
 
-def model_randomisation_check(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, method: str = "gradcam",
-                              layers: int = 2, threshold: float = 0.5, seed: int = 0) -> dict:
-    """Mean Spearman correlation between `method`'s maps of the model and of a copy with its top `layers`
-    randomised; `passed` when it is below `threshold`. Images whose map is constant (`degenerate`) score 1."""
+def model_randomisation_check(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
+                              methods: tuple[str, ...] | list[str] = DEFAULT_METHODS, layers: int = 2,
+                              threshold: float = 0.5, seed: int = 0, options: dict[str, dict] | None = None,
+                              precision: str = "auto") -> dict:
+    """The check on every map in `methods` (default: the maps we serve), images [N,3,H,W], targets [N].
+
+    Per method: the mean Spearman correlation between its maps ([0, 1], as served) of the model and of a copy
+    with its top `layers` randomised, and the images whose map is dead (`base.liveness`), which score 1. The
+    model `passed` when the decisive map (the fused one when asked for, else the first) changes (mean below
+    `threshold`) and not every map is dead on every image; the other methods are reported, a dead optional
+    method is not a reason to refuse."""
+    from medxai.explain.pipeline import run_methods  # pipeline imports this module's callers
     names = top_modules(model, layers)
-    before = METHODS[method](model, images, targets).unscaled
-    after = METHODS[method](randomise(model, names, seed).eval(), images, targets).unscaled
-    degenerate = [index for index, saliency in enumerate(before) if saliency.std() == 0]
-    per_image = [1.0 if index in degenerate else rank_correlation(a, b)
-                 for index, (a, b) in enumerate(zip(before, after))]
-    spearman = float(np.mean(per_image))
-    return {"method": method, "randomised": names, "spearman": spearman, "per_image": per_image,
-            "degenerate": degenerate, "threshold": threshold, "passed": spearman < threshold}
+    before = run_methods(model, images, targets, list(methods), options, precision)
+    after = run_methods(randomise(model, names, seed).eval(), images, targets, list(methods), options, precision)
+    report = {}
+    for method in methods:
+        dead = before[method].dead
+        per_image = [1.0 if gone else rank_correlation(a, b)
+                     for gone, a, b in zip(dead, before[method].maps, after[method].maps)]
+        spearman = float(np.mean(per_image))
+        report[method] = {"spearman": spearman, "per_image": per_image,
+                          "dead": [index for index, gone in enumerate(dead) if gone], "passed": spearman < threshold}
+    decisive = "fusion" if "fusion" in methods else methods[0]
+    all_dead = all(len(report[method]["dead"]) == len(images) for method in methods)
+    return {"methods": report, "decisive": decisive, "randomised": names, "threshold": threshold,
+            "spearman": report[decisive]["spearman"], "all_dead": all_dead,
+            "passed": report[decisive]["passed"] and not all_dead}

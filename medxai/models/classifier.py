@@ -36,17 +36,20 @@ class ClassificationHead(nn.Module):
 class MedicalClassifier(nn.Module):
     """Raw pixels [N,3,H,W] in [0, 1] to logits [N,C].
 
-    `gradcam_layer` names (dotted path) the module whose 4-D output Grad-CAM explains.
+    `gradcam_layer` names (dotted path) the module whose 4-D output the seed paper's Grad-CAM explains;
+    `cam_layer` the one the product's default class-activation map uses (chosen by measurement; default: the same).
     `multi_label` decides the output activation: sigmoid when True, softmax otherwise (see `probabilities`).
     """
 
     def __init__(self, features: nn.Module, head: ClassificationHead, gradcam_layer: str, multi_label: bool = False,
-                 mean: Sequence[float] = (0.5, 0.5, 0.5), std: Sequence[float] = (0.25, 0.25, 0.25)):
+                 mean: Sequence[float] = (0.5, 0.5, 0.5), std: Sequence[float] = (0.25, 0.25, 0.25),
+                 cam_layer: str | None = None):
         super().__init__()
         self.normalize = Normalize(mean, std)
         self.features = features
         self.head = head
         self.gradcam_layer = gradcam_layer
+        self.cam_layer = cam_layer or gradcam_layer
         self.multi_label = multi_label
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:

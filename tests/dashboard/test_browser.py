@@ -77,7 +77,7 @@ def test_review_and_rate_in_chromium(dashboard_process, held_out, tmp_path):
         page.get_by_role("link", name="Rating").click()
         forms = page.locator("[data-testid=stForm]")
         expect(forms).to_have_count(4)
-        for index, score in ((3, "4"), (0, "2")):  # the fused map, then Grad-CAM
+        for index, score in ((3, "4"), (0, "2")):  # the fused map, then the class-activation map
             forms.nth(index).get_by_text(score, exact=True).click()
             forms.nth(index).get_by_role("button", name="Save rating").click()
             expect(page.get_by_text("Saved (rating #")).to_have_count(1 if index == 3 else 2)
@@ -87,4 +87,4 @@ def test_review_and_rate_in_chromium(dashboard_process, held_out, tmp_path):
         browser.close()
     stored = RatingStore(ratings_db).frame()
     assert stored[["reviewer", "method", "score"]].values.tolist() == [["dr_browser", "fusion", 4],
-                                                                       ["dr_browser", "gradcam", 2]]
+                                                                       ["dr_browser", "cam", 2]]

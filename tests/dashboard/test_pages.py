@@ -49,11 +49,11 @@ def test_rating_a_streamed_case_is_stored_and_acknowledged(dashboard_settings, h
     app.toggle(key="blinded").set_value(True).run()  # blinded: method names hidden, order shuffled
     page_text = " ".join(caption for image in app.image for caption in image.captions)
     assert "Map A" in page_text and "Map D" in page_text
-    assert "Grad-CAM" not in page_text and "Fused" not in page_text
-    app.radio(key="score/gradcam").set_value(2)
-    app.button(key="save/gradcam").click().run()
+    assert "Class-activation" not in page_text and "Fused" not in page_text
+    app.radio(key="score/cam").set_value(2)
+    app.button(key="save/cam").click().run()
     stored = RatingStore(dashboard_settings.ratings_db).frame()
-    assert stored[["method", "score", "blinded"]].values.tolist() == [["fusion", 4, 0], ["gradcam", 2, 1]]
+    assert stored[["method", "score", "blinded"]].values.tolist() == [["fusion", 4, 0], ["cam", 2, 1]]
 
 
 def test_rating_without_a_name_or_a_case_says_what_is_missing(monkeypatch, tmp_path):

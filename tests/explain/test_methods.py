@@ -1,12 +1,12 @@
-"""Each method against a known answer: IG of a linear model is input x weight; Grad-CAM and LIME of a model
-that looks only at the top-left quadrant peak there."""
+"""Each method against a known answer: IG of a linear model is input x weight; every CAM variant and LIME of a
+model that looks only at the top-left quadrant peak there; a CAM of only negative evidence is dead."""
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from medxai.explain import gradcam, integrated_gradients, lime
+from medxai.explain import cam, gradcam, integrated_gradients, lime
 from medxai.explain.base import normalise
 from medxai.metrics.faithfulness import blurred
 from tests.explain.toys import SIZE, grid_segments, in_quadrant_share, quadrant_model, textured_images
@@ -30,7 +30,17 @@ def test_ig_of_a_linear_model_is_input_times_weight(baseline):
     expected = reference * model.fc.weight[targets].view(-1, 3, SIZE, SIZE)
     torch.testing.assert_close(explanation.raw, expected.detach(), rtol=1e-4, atol=1e-6)
     assert all(d["completeness_gap"] < 1e-3 and d["steps"] == 4 for d in explanation.diagnostics)
-    torch.testing.assert_close(explanation.maps, normalise(expected.sum(dim=1).detach()))
+    smoothed = integrated_gradients.smoothed(expected.sum(dim=1).detach(), integrated_gradients.SMOOTHING)
+    torch.testing.assert_close(explanation.maps, normalise(smoothed))
+
+
+def test_ig_smoothing_keeps_the_total_and_spreads_the_speckle():
+    model, images, targets = Linear(), textured_images(), torch.tensor([0, 2])
+    raw = integrated_gradients.explain(model, images, targets, steps=4, precision="fp32", smoothing=0.0)
+    smooth = integrated_gradients.explain(model, images, targets, steps=4, precision="fp32", smoothing=0.1)
+    torch.testing.assert_close(smooth.raw, raw.raw)  # the attributions are the same; only the map is blurred
+    assert smooth.unscaled.std() < 0.5 * raw.unscaled.std()
+    assert smooth.diagnostics[0]["smoothing"] == 0.1 and raw.diagnostics[0]["smoothing"] == 0.0
 
 
 def test_ig_in_bf16_stays_close_to_fp32():
@@ -44,6 +54,33 @@ def test_gradcam_peaks_in_the_quadrant_the_model_looks_at():
     explanation = gradcam.explain(quadrant_model(), textured_images(), torch.tensor([1, 1]), precision="fp32")
     assert explanation.maps.shape == (2, SIZE, SIZE)
     assert in_quadrant_share(explanation.maps) > 0.95
+    assert explanation.dead == [False, False] and explanation.diagnostics[0]["layer"] == "features.2"
+
+
+@pytest.mark.parametrize("variant", list(cam.VARIANTS))
+def test_every_cam_variant_peaks_in_the_quadrant_batched(variant):
+    explanation = cam.explain(quadrant_model(), textured_images(3), torch.tensor([1, 1, 1]), variant=variant)
+    assert explanation.method == variant and explanation.maps.shape == (3, SIZE, SIZE)
+    assert in_quadrant_share(explanation.maps) > 0.95 and explanation.dead == [False] * 3
+    assert explanation.raw.shape == (3, SIZE, SIZE)  # the layer's resolution: this toy keeps the input's
+
+
+def test_a_cam_with_only_negative_evidence_is_dead_and_says_how_much_the_relu_removed():
+    # Class 0's logit falls with the quadrant's texture: Grad-CAM's channel weights are all negative.
+    explanation = gradcam.explain(quadrant_model(), textured_images(), torch.tensor([0, 0]))
+    assert explanation.dead == [True, True] and torch.all(explanation.maps == 0)
+    assert all(d["relu_removed"] == 1.0 for d in explanation.diagnostics)
+    # The log-probability of class 0 is the same evidence, seen from the other side: still no positive part.
+    assert cam.explain(quadrant_model(), textured_images(), torch.tensor([0, 0]), variant="gradcam",
+                       score="log_probability").dead == [True, True]
+
+
+def test_cam_refuses_unknown_variants_scores_and_layers():
+    model, images, targets = quadrant_model(), textured_images(), torch.tensor([1, 1])
+    for options, message in (({"variant": "scorecam"}, "unknown CAM variant"), ({"score": "margin"}, "unknown explained"),
+                             ({"layer": "features.9"}, "no layer 'features.9'")):
+        with pytest.raises(ValueError, match=message):
+            cam.explain(model, images, targets, **options)
 
 
 def test_lime_peaks_in_the_quadrant_with_a_pluggable_predict():

@@ -69,7 +69,7 @@ def test_explain_end_to_end_fused_maps_point_at_the_lesions(stub, held_out, trai
         first = index == 0  # overlays and faithfulness curves once, to keep the test short
         response = stub.Explain(pb.ExplainRequest(image=pb.Image(encoded=image), overlays=first, faithfulness=first,
                                                   **SMALL), timeout=120)
-        assert [m.method for m in response.maps] == ["gradcam", "ig", "lime", "fusion"]
+        assert [m.method for m in response.maps] == ["cam", "ig", "lime", "fusion"]
         ig = response.maps[1]
         # IG doubles its 8 steps until the gap is within 5 % or 64 steps are reached: no other outcome is allowed.
         assert response.ig_completeness_gap == ig.diagnostics["completeness_gap"]
@@ -85,7 +85,7 @@ def test_explain_end_to_end_fused_maps_point_at_the_lesions(stub, held_out, trai
             assert response.model.version == "1" and \
                 response.model.checkpoint_sha256 == checkpoint_sha256(trained_checkpoint)
             assert response.request_id and response.lime_r2 != 0
-            assert {"decode", "predict", "gradcam", "ig", "lime", "fusion", "metrics"} <= set(response.seconds)
+            assert {"decode", "predict", "cam", "ig", "lime", "fusion", "metrics"} <= set(response.seconds)
             for saliency in response.maps:
                 assert list(saliency.shape) == [64, 64] and len(saliency.data) == 64 * 64
                 assert Image.open(io.BytesIO(saliency.overlay_png)).size == (64, 64)
@@ -98,7 +98,7 @@ def test_explain_end_to_end_fused_maps_point_at_the_lesions(stub, held_out, trai
 def test_stream_sends_gradcam_then_ig_then_lime_then_fusion(stub, lesion_image, service):
     events = list(stub.ExplainStream(pb.ExplainRequest(image=pb.Image(encoded=lesion_image), **SMALL),
                                      timeout=120))
-    assert [event.map.method for event in events] == ["gradcam", "ig", "lime", "fusion"]
+    assert [event.map.method for event in events] == ["cam", "ig", "lime", "fusion"]
     assert events[0].prediction.probabilities and events[0].model.version == "1"
     assert len({event.request_id for event in events}) == 1
     line = next(line for line in audit_lines(service) if line["request_id"] == events[0].request_id)

@@ -1,0 +1,141 @@
+"""`medxai bench maps`: which maps point at the lesion and stay faithful, on images with expert masks or boxes.
+
+Every row is one way of making a map, scored on the same images for the same explained class: the
+class-activation family (Grad-CAM, Grad-CAM++, HiResCAM, LayerCAM) at each candidate layer, the explained score
+(logit or log-probability), Integrated Gradients raw, smoothed at several scales and averaged under Captum's
+NoiseTunnel (SmoothGrad), LIME, and the fusion rules; beside them the no-skill centred disc and whole image.
+Columns: the share of dead maps (`base.liveness`), pointing game, top-area IoU, energy in the mask (higher is
+better) and deletion AUC (lower is better), insertion AUC (higher is better). Defaults are chosen from these
+tables (README "Which maps, measured"); the rows are computed, never tuned per image.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import torch
+from captum.attr import IntegratedGradients, NoiseTunnel
+from torch import nn
+
+from medxai.explain import cam, integrated_gradients, lime
+from medxai.explain.base import Explanation, explanation
+from medxai.explain.evaluation import model_predictor, score_maps
+from medxai.explain.fusion import RULES, fuse_explanations
+from medxai.explain.pipeline import fused_components
+from medxai.metrics import localisation
+
+IG_SMOOTHING = (0.0, 0.02, 0.04, 0.08)
+NOISE_TUNNEL_SAMPLES = 8
+
+
+def candidate_layers(model: nn.Module) -> list[str]:
+    """The CAM layers compared: ResNet stages 2 to 4 and the attention output where the model has them (finer
+    cells first), else the model's Grad-CAM layer."""
+    names = [f"features.{name}" for name in ("layer2", "layer3", "attention", "layer4")]
+    present = [name for name in names if _has(model, name)]
+    return present or [model.gradcam_layer]
+
+
+def _has(model: nn.Module, name: str) -> bool:
+    try:
+        model.get_submodule(name)
+        return True
+    except AttributeError:
+        return False
+
+
+def noise_tunnel_ig(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, samples: int = NOISE_TUNNEL_SAMPLES,
+                    steps: int = 16, stdev: float = 0.1) -> Explanation:
+    """IG averaged over `samples` noisy copies of each image (Captum's NoiseTunnel, SmoothGrad; Smilkov et al.
+    2017), Gaussian noise of `stdev` (pixels in [0, 1]), fp32, zero baseline, summed over colour channels."""
+    start = time.perf_counter()
+    attributions = torch.cat([
+        NoiseTunnel(IntegratedGradients(model)).attribute(
+            image[None], nt_type="smoothgrad", nt_samples=samples, stdevs=stdev, target=int(target),
+            baselines=torch.zeros_like(image[None]), n_steps=steps, method="gausslegendre",
+            internal_batch_size=64).detach() for image, target in zip(images, targets)])
+    return explanation("ig_noisetunnel", attributions.sum(dim=1), attributions, [{} for _ in images], start)
+
+
+def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets: torch.Tensor,
+            precision: str = "auto", substitute: str = "blur", steps: int = 16,
+            lime_options: dict | None = None, log: Callable[[str], None] = print) -> dict[str, dict]:
+    """{row: {dead_share, iou, pointing_game, energy_in_mask, iou_at_threshold, deletion_auc, insertion_auc,
+    images, seconds}} for images [N,3,H,W] in [0, 1], masks [N,H,W] (nonzero = lesion), targets [N]."""
+    rows: dict[str, Explanation] = {}
+    for layer in candidate_layers(model):
+        for variant in cam.VARIANTS:
+            rows[f"{variant} @ {layer}"] = cam.explain(model, images, targets, variant=variant, layer=layer)
+        rows[f"gradcam (log-probability) @ {layer}"] = cam.explain(model, images, targets, variant="gradcam",
+                                                                   layer=layer, score="log_probability")
+        log(f"CAMs at {layer} done")
+    ig = integrated_gradients.explain(model, images, targets, smoothing=0.0, precision="fp32")  # as served
+    for smoothing in IG_SMOOTHING:
+        start = time.perf_counter() - ig.seconds
+        rows[f"ig (smoothing {smoothing:g})"] = integrated_gradients.ig_explanation(ig.raw, ig.diagnostics, smoothing,
+                                                                                    start)
+    rows[f"ig noise tunnel ({NOISE_TUNNEL_SAMPLES} samples)"] = noise_tunnel_ig(model, images, targets)
+    log("IG done")
+    rows["lime"] = lime.explain(model, images, targets, precision=precision, **(lime_options or {}))
+    log("LIME done")
+    parts = {"gradcam": rows[f"gradcam @ {model.gradcam_layer}"], "lime": rows["lime"],
+             "cam": replace(rows[f"{cam.DEFAULT_VARIANT} @ {model.cam_layer}"], method="cam"),
+             "ig": rows[f"ig (smoothing {integrated_gradients.SMOOTHING:g})"]}
+    raw_ig = rows["ig (smoothing 0)"]
+    predict = model_predictor(model, precision)
+    rows["fusion: paper (Grad-CAM, raw IG, LIME; 0.4/0.4/0.2)"] = fuse_explanations(
+        [parts["gradcam"], raw_ig, parts["lime"]], "paper")
+    for rule in RULES:
+        names = fused_components(rule)
+        rows[f"fusion: {rule} ({', '.join(names)})"] = fuse_explanations([parts[name] for name in names], rule,
+                                                                          None, images, targets, predict)
+    rows["fusion: alive (cam, ig)"] = fuse_explanations([parts["cam"], parts["ig"]], "alive")
+    log("fusions done")
+    shape = tuple(images.shape[-2:])
+    baselines = {name: torch.from_numpy(function(shape)).float().expand(len(images), *shape)
+                 for name, function in (("centred disc (no skill)", localisation.centred_disc),
+                                        ("whole image (no skill)", localisation.whole_image))}
+    table = {}
+    for name, result in [*rows.items(), *baselines.items()]:
+        maps = result.maps if isinstance(result, Explanation) else result
+        scores = score_maps(predict, images, maps, masks, targets, substitute, steps)
+        dead = result.dead if isinstance(result, Explanation) else [False] * len(images)
+        table[name] = {"dead_share": float(np.mean(dead)), **scores,
+                       "seconds": round(result.seconds / len(images), 4) if isinstance(result, Explanation) else 0.0}
+    return table
+
+
+def markdown(table: dict[str, dict]) -> str:
+    """The table as README rows: map | dead | pointing game | top-area IoU | energy in mask | deletion | insertion."""
+    lines = ["| map | dead | pointing game | top-area IoU | energy in mask | deletion AUC | insertion AUC |",
+             "|---|---|---|---|---|---|---|"]
+    for name, row in table.items():
+        lines.append(f"| {name} | {row['dead_share']:.2f} | {row['pointing_game']:.3f} | {row['iou']:.3f} | "
+                     f"{row['energy_in_mask']:.3f} | {row['deletion_auc']:.3f} | {row['insertion_auc']:.3f} |")
+    return "\n".join(lines)
+
+
+def held_out_images(checkpoint: str, data: str, split: str | None, ids_file: str | None, count: int,
+                    precision: str = "auto") -> tuple[nn.Module, dict, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The model, its checkpoint info, and up to `count` images [N,3,S,S] with masks [N,S,S] and their true
+    classes [N], from the records of `split` or whose ids are listed in `ids_file` (a run's
+    validation_ids.txt), in the data's order. Raises UserError when none has a mask."""
+    from medxai.checkpoint import load_checkpoint
+    from medxai.data import ImageDataset, load_dataset
+    from medxai.errors import UserError
+    from medxai.explain.evaluation import explained_classes, localised_items
+    model, info = load_checkpoint(checkpoint)
+    spec = load_dataset(data)
+    wanted = set(open(ids_file).read().split()) if ids_file else None
+    chosen = [i for i, record in enumerate(spec.records)
+              if (wanted is None or record.image_id in wanted) and (split is None or record.split == split)]
+    if not chosen:
+        raise UserError(f"no records of {data} match the split or ids given")
+    items = localised_items(ImageDataset(spec.subset(chosen), info.image_size, cache=False), count)
+    if not items:
+        raise UserError(f"none of the chosen records of {data} has a mask or box")
+    images = torch.stack([item["image"] for item in items])
+    masks = torch.stack([item["mask"] for item in items])
+    targets = explained_classes(model, images, torch.stack([item["target"] for item in items]), "label", precision)
+    return model, {"architecture": info.architecture, "image_size": info.image_size}, images, masks, targets
