@@ -5,6 +5,7 @@ Returns the reasons for refusal instead of raising, so the caller can print them
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
@@ -12,18 +13,29 @@ from export.parity import ParityReport
 from medxai.models import MedicalClassifier
 
 
+@dataclass
+class GateDecision:
+    """`refusals`: why the model must not be released (empty when it may be); `randomisation`: the
+    model-randomisation check of each served map (spearman, dead sample images, passed)."""
+
+    refusals: list[str]
+    randomisation: dict = field(default_factory=dict)
+
+
 def release_gate(model: MedicalClassifier, pixels: torch.Tensor, parity: list[ParityReport],
-                 log: Callable[[str], None] = print) -> list[str]:
-    """Why this model must not be released (empty when it may be); each served map's check is logged."""
+                 log: Callable[[str], None] = print) -> GateDecision:
+    """The gate's decision on `model` for sample `pixels` [N,3,S,S]; each served map's check is logged."""
     reasons = [report.line() for report in parity if not report.passed]
-    return reasons + _sanity_reasons(model, pixels, log)
+    sanity, checks = _sanity_reasons(model, pixels, log)
+    return GateDecision(reasons + sanity, checks)
 
 
 GATE_OPTIONS = {"lime": {"max_samples": 200, "min_samples": 100}, "ig": {"max_steps": 16}}
 """Lighter LIME and IG for the gate's sample images: the check compares rankings, not fine detail."""
 
 
-def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callable[[str], None] = print) -> list[str]:
+def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callable[[str], None]
+                    ) -> tuple[list[str], dict]:
     from medxai.explain.sanity import model_randomisation_check  # lazily: captum is heavy to import
     with torch.no_grad():
         targets = model(pixels).argmax(dim=1)
@@ -32,13 +44,15 @@ def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callabl
         dead = f", dead on {len(row['dead'])} of {len(pixels)}" if row["dead"] else ""
         log(f"randomisation check {method}: Spearman {row['spearman']:.2f}{dead}"
             f"{'' if row['passed'] else ' (unchanged)'}")
+    checks = {method: {"spearman": round(row["spearman"], 4), "dead": len(row["dead"]), "passed": row["passed"]}
+              for method, row in result["methods"].items()}
     if result["all_dead"]:
         return [f"every served map ({', '.join(result['methods'])}) is dead on all {len(pixels)} sample images: "
-                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"]
+                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"], checks
     if result["passed"]:
-        return []
+        return [], checks
     decisive = result["methods"][result["decisive"]]
     dead = f"; the {result['decisive']} maps of {len(decisive['dead'])} of {len(pixels)} sample images are " \
            f"dead" if decisive["dead"] else ""
     return [f"the {result['decisive']} map barely changes when the weights are randomised (Spearman "
-            f"{result['spearman']:.2f}{dead}): the model-randomisation sanity check failed"]
+            f"{result['spearman']:.2f}{dead}): the model-randomisation sanity check failed"], checks

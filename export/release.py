@@ -28,11 +28,12 @@ class ExportResult:
     version_dir: Path
     parity: list[ParityReport]
     refusals: list[str]
+    randomisation: dict
 
     def summary(self) -> dict:
         return {"name": self.name, "version": self.version, "path": str(self.version_dir),
                 "parity": [report.as_dict() for report in self.parity], "gate_passed": not self.refusals,
-                "refusals": self.refusals}
+                "refusals": self.refusals, "randomisation_check": self.randomisation}
 
 
 def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version: int | None = None,
@@ -66,7 +67,8 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
         parity = check_parity(graph, staged / ONNX_FILE, staged / TORCHSCRIPT_FILE, pixels, tolerance)
         for report in parity:
             log(report.line())
-        refusals = release_gate(model, pixels, parity, log)
+        decision = release_gate(model, pixels, parity, log)
+        refusals = decision.refusals
         if refusals and enforce_gate:
             raise UserError(f"refusing to release {name}: {'; '.join(refusals)} (pass --force to export anyway)")
         for reason in refusals:
@@ -74,9 +76,9 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
         provenance = {"checkpoint": str(checkpoint), "checkpoint_sha256": checkpoint_sha256(checkpoint),
                       "architecture": info.architecture, "git_commit": info.git_commit, "metrics": info.metrics,
                       "input_dtype": input_dtype, "parity": [report.as_dict() for report in parity],
-                      "gate_refusals": refusals}
+                      "gate_refusals": refusals, "randomisation_check": decision.randomisation}
         (staged / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2))
         version_dir = publish(model_dir, staged, version, files)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
-    return ExportResult(name, version, version_dir, parity, refusals)
+    return ExportResult(name, version, version_dir, parity, refusals, decision.randomisation)

@@ -100,6 +100,12 @@ def lime_segments(results: list[dict], row: str) -> str:
     return fmt(float(np.mean(counts)), 1)
 
 
+def dead_share(results: list[dict], row: str) -> str:
+    """Share of the row's maps that were dead (nothing positive to show), where the row's diagnostics say."""
+    flags = [bool(d["dead"]) for r in results for d in r["explanations"]["diagnostics"].get(row, []) if "dead" in d]
+    return fmt(float(np.mean(flags)), 2) if flags else NONE
+
+
 def table6(run: dict) -> list[dict]:
     results = run["results"]["ours"]
     scores = pooled_scores(results)
@@ -111,6 +117,7 @@ def table6(run: dict) -> list[dict]:
         row = explanation_row(NAMES.get(name, name), scores[name], scores["fusion"],
                               PAPER_TABLE6.get(name, (NONE,) * 3))
         row["lime_segments"] = lime_segments(results, name) if name.startswith("lime") else NONE
+        row["dead_share"] = dead_share(results, name)
         rows.append(row)
     return rows
 
@@ -279,7 +286,7 @@ EXPLANATION_COLUMNS = {
     "deletion ↓": "{deletion_auc} ± {deletion_auc_sd}", "insertion ↑": "{insertion_auc} ± {insertion_auc_sd}",
     "paper IoU % / del / ins": "{paper_iou_pct} / {paper_deletion} / {paper_insertion}",
     "p fused vs row (IoU / del / ins)": "{p_fused_vs_iou} / {p_fused_vs_deletion_auc} / {p_fused_vs_insertion_auc}"}
-TABLE6 = EXPLANATION_COLUMNS | {"LIME segments": "{lime_segments}"}
+TABLE6 = EXPLANATION_COLUMNS | {"dead maps": "{dead_share}", "LIME segments": "{lime_segments}"}
 TABLE9 = {"configuration": "{configuration}", "alpha": "{alpha}", "accuracy": "{accuracy} ± {accuracy_sd}",
           "AUC": "{auc} ± {auc_sd}", "fused IoU %": "{fused_iou} ± {fused_iou_sd}",
           "fused pointing": "{fused_pointing_game} ± {fused_pointing_game_sd}",

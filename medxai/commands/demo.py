@@ -90,7 +90,10 @@ def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
                                     list(DEFAULT_METHODS), log=console.print)
     finally:
         stack_down(workdir)
+    provenance = json.loads((Path(state["repository"]) / "medxai" / str(summary["model"]["version"]) /
+                             "provenance.json").read_text())
     return {"request_id": summary["request_id"], "prediction": summary["predicted"], "model": summary["model"],
             "maps": str(workdir / "served"), "received_after_s": {m["method"]: m["received_after_s"]
                                                                    for m in summary["maps"]},
-            "repository": state["repository"], "audit_log": state["audit_log"]}
+            "repository": state["repository"], "audit_log": state["audit_log"],
+            "gate": {"refusals": provenance["gate_refusals"], "checks": provenance["randomisation_check"]}}

@@ -74,13 +74,13 @@ def test_release_gate_lists_every_failed_parity_check(make_checkpoint, pixels):
     model, _ = load_checkpoint(make_checkpoint(1))
     failing = ParityReport("onnxruntime", 8, 0.3, 0.75, 1e-4)
     passing = ParityReport("torchscript", 8, 0.0, 1.0, 1e-4)
-    reasons = release_gate(model, pixels, [failing, passing])
+    reasons = release_gate(model, pixels, [failing, passing], quiet).refusals
     assert reasons[0] == failing.line()
     assert not any("torchscript" in reason for reason in reasons)
 
 
 def zero_head_checkpoint(source, folder):
-    """A model whose head is all zeros: its output ignores the image, so its Grad-CAM maps are all zero."""
+    """A model whose head is all zeros: its output ignores the image, so every map it has is dead."""
     model, info = load_checkpoint(source)
     with torch.no_grad():
         for parameter in model.head.parameters():
@@ -88,11 +88,14 @@ def zero_head_checkpoint(source, folder):
     return save_checkpoint(folder / "zero_head.pt", model, info)
 
 
-def test_gate_refuses_a_model_failing_the_sanity_check(tmp_path, make_checkpoint):
-    repository = tmp_path / "repository"
-    with pytest.raises(UserError, match=r"refusing to release chest: explanations barely change when the weights "
-                                        r"are randomised \(Spearman 1.00; the gradcam maps of 4 of 4 sample images "
-                                        r"are constant\): the model-randomisation sanity check failed"):
+def test_gate_refuses_a_model_whose_served_maps_are_all_dead_and_says_so(tmp_path, make_checkpoint):
+    repository, lines = tmp_path / "repository", []
+    with pytest.raises(UserError, match=r"refusing to release chest: every served map \(cam, ig, lime, fusion\) is "
+                                        r"dead on all 4 sample images: the model gives no positive evidence to "
+                                        r"explain: the model-randomisation sanity check failed"):
         export_checkpoint(zero_head_checkpoint(make_checkpoint(1), tmp_path), repository, "chest", samples=4,
-                          log=quiet)
+                          log=lines.append)
     assert list((repository / "chest").iterdir()) == []
+    assert [line.split(":")[0] for line in lines if line.startswith("randomisation")] == \
+        [f"randomisation check {method}" for method in ("cam", "ig", "lime", "fusion")]
+    assert all("dead on 4 of 4" in line for line in lines if line.startswith("randomisation"))
