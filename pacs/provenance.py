@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from pacs.explanation import Explanation
+from pacs.explanation import Model
 
 MANUFACTURER = "medxai"
 MODEL_NAME = "medxai explanation"
@@ -26,35 +26,35 @@ def medxai_version() -> str:
         return "unknown"
 
 
-def software_versions(explanation: Explanation) -> list[str]:
+def software_versions(model: Model) -> list[str]:
     """Software Versions (0018,1020), each value an LO of at most 64 characters: medxai, the model, the checkpoint."""
-    return [f"medxai {medxai_version()}"[:64], f"{explanation.model_name} {explanation.model_version}"[:64],
-            explanation.checkpoint_sha256[:64]]
+    return [f"medxai {medxai_version()}"[:64], f"{model.model_name} {model.model_version}"[:64],
+            model.checkpoint_sha256[:64]]
 
 
-def device_serial_number(explanation: Explanation) -> str:
+def device_serial_number(model: Model) -> str:
     """Device Serial Number (0018,1000): the model version, which identifies the served weights."""
-    return f"{explanation.model_name}-{explanation.model_version}"[:64]
+    return f"{model.model_name}-{model.model_version}"[:64]
 
 
-def result_uid(source: Dataset, explanation: Explanation, kind: str) -> str:
+def result_uid(source: Dataset, model: Model, kind: str) -> str:
     """The same UID for the same source instance, model version, checkpoint and result kind."""
-    return generate_uid(entropy_srcs=[str(source.SOPInstanceUID), explanation.model_name, explanation.model_version,
-                                      explanation.checkpoint_sha256, kind])
+    return generate_uid(entropy_srcs=[str(source.SOPInstanceUID), model.model_name, model.model_version,
+                                      model.checkpoint_sha256, kind])
 
 
-def result_series_uid(source: Dataset, explanation: Explanation, kind: str) -> str:
+def result_series_uid(source: Dataset, model: Model, kind: str) -> str:
     """One series per (source series, model version, result kind): results of a series gather in one series."""
-    return generate_uid(entropy_srcs=[str(source.SeriesInstanceUID), explanation.model_name,
-                                      explanation.model_version, explanation.checkpoint_sha256, kind, "series"])
+    return generate_uid(entropy_srcs=[str(source.SeriesInstanceUID), model.model_name,
+                                      model.model_version, model.checkpoint_sha256, kind, "series"])
 
 
-def stamp(result: Dataset, explanation: Explanation) -> Dataset:
+def stamp(result: Dataset, model: Model) -> Dataset:
     """Set the General Equipment attributes (PS3.3 C.7.5.1) on a result (in place) and return it."""
     result.Manufacturer = MANUFACTURER
     result.ManufacturerModelName = MODEL_NAME
-    result.SoftwareVersions = software_versions(explanation)
-    result.DeviceSerialNumber = device_serial_number(explanation)
+    result.SoftwareVersions = software_versions(model)
+    result.DeviceSerialNumber = device_serial_number(model)
     return result
 
 
