@@ -29,7 +29,9 @@ class DicomWebSettings:
             if self.password_file is None or not Path(self.password_file).is_file():
                 raise UserError(f"the DICOMweb user {self.user} needs a password file (--password-file).")
             session.auth = (self.user, Path(self.password_file).read_text().strip())
-        return DICOMwebClient(self.url.rstrip("/"), session=session, timeout=self.timeout_s)
+        client = DICOMwebClient(self.url.rstrip("/"), session=session, timeout=self.timeout_s)
+        client.set_http_retry_params(retry=False)  # the receiver's queue retries, with its own back-off
+        return client
 
 
 def _failure(settings: DicomWebSettings, action: str, exc: Exception) -> Exception:
