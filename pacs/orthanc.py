@@ -7,18 +7,19 @@ ports picked at start; its storage and index live under the work folder, so a re
 
 import json
 import secrets
+import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-import shutil
 
 import requests
 
 from medxai.errors import UserError
 
 ORTHANC = "Orthanc"
+SBIN_ORTHANC = Path("/usr/sbin/Orthanc")
 DICOMWEB_PLUGINS = (Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so"),
                     Path("/usr/lib/orthanc/libOrthancDicomWeb.so"))
 USER = "medxai"
@@ -28,8 +29,8 @@ AE_TITLE = "ORTHANC"
 
 
 def orthanc_binary() -> str | None:
-    """Path of the Orthanc executable (Debian package `orthanc`), or None."""
-    return shutil.which(ORTHANC) or next((str(p) for p in (Path("/usr/sbin/Orthanc"),) if p.is_file()), None)
+    """Path of the Orthanc executable (Debian package `orthanc`, in /usr/sbin), or None."""
+    return shutil.which(ORTHANC) or (str(SBIN_ORTHANC) if SBIN_ORTHANC.is_file() else None)
 
 
 def dicomweb_plugin() -> Path | None:

@@ -3,7 +3,6 @@ at the source image's geometry, derived from it (Derivation Image / Source Image
 Reference). Written only for sources with plane geometry (see `geometry.has_plane_geometry`)."""
 
 import highdicom as hd
-import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 

@@ -5,6 +5,7 @@ the source's study, and write an audit line."""
 import io
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
@@ -13,15 +14,18 @@ from pacs import provenance
 from pacs.audit import AuditLog
 from pacs.dicomweb import DicomWebSettings, store, stored
 from pacs.explanation import ServiceSettings, explain_dicom, served_model
+from pacs.release_gate import sanity_check
 from pacs.results import result_objects
 
 
 @dataclass(frozen=True)
 class Gateway:
-    """Where explanations come from, where results go, and where the audit trail is written."""
+    """Where explanations come from, where results go, where the audit trail is written, and (optional) Triton's
+    model repository, whose release records say whether the served version passed the sanity check."""
     service: ServiceSettings
     pacs: DicomWebSettings
     audit: AuditLog
+    model_repository: Path | None = None
 
 
 def is_explainable(source: Dataset) -> bool:
@@ -50,9 +54,10 @@ def process(gateway: Gateway, source: Dataset) -> dict:
     if stored(gateway.pacs, names["study_uid"], report_uid):
         return gateway.audit.write("already-explained", **names, **identity, report_uid=report_uid)
     explanation = explain_dicom(gateway.service, encoded(source), version=model.model_version)
-    results = result_objects(source, explanation)
+    sanity = sanity_check(gateway.model_repository, explanation.model_name, explanation.model_version)
+    results = result_objects(source, explanation, sanity)
     store(gateway.pacs, results, names["study_uid"])
     return gateway.audit.write(
-        "explained", **names, **identity, request_id=explanation.request_id, finding=explanation.predicted,
+        "explained", **names, **identity, request_id=explanation.request_id, finding=explanation.predicted, sanity_check_passed=sanity,
         results=[{"sop_class_uid": str(r.SOPClassUID), "sop_instance_uid": str(r.SOPInstanceUID)} for r in results],
         seconds=round(time.perf_counter() - start, 3))

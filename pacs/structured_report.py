@@ -4,7 +4,8 @@ the model's identity and the explanation's trust numbers, machine-readable, abou
 The report's one Measurement Group (TID 1501, measurements and qualitative evaluations about the image) has:
 - the finding (DCM 121071 Finding) coded in medxai's private scheme 99MEDXAI (code value C<class index>);
 - one Probability measurement per class, unit 1 (UCUM), in class order;
-- the trust numbers, where the service sent them: IG completeness gap, LIME R²;
+- the trust numbers, where the service sent them: IG completeness gap, LIME R²; and the release gate's
+  model-randomisation sanity check of the served version (passed, failed or not known);
 - the result objects that were not written and why (a source without plane geometry gets no Parametric Map).
 The algorithm (TID 4019) names the model, its version and the checkpoint's SHA-256.
 """
@@ -25,6 +26,10 @@ IG_GAP = hd.sr.CodedConcept("IGGAP", SCHEME, "Integrated Gradients completeness 
 LIME_R2 = hd.sr.CodedConcept("LIMER2", SCHEME, "LIME surrogate R2")
 NOT_WRITTEN = hd.sr.CodedConcept("NOTWRITTEN", SCHEME, "Result object not written")
 NO_GEOMETRY = hd.sr.CodedConcept("NOGEOMETRY", SCHEME, "Parametric Map: source has no plane geometry")
+SANITY = hd.sr.CodedConcept("SANITY", SCHEME, "Model randomisation sanity check")
+SANITY_VALUES = {True: hd.sr.CodedConcept("PASSED", SCHEME, "Passed"),
+                 False: hd.sr.CodedConcept("FAILED", SCHEME, "Failed"),
+                 None: hd.sr.CodedConcept("UNKNOWN", SCHEME, "Not known (no release record)")}
 
 
 def class_code(explanation: Explanation, name: str) -> hd.sr.CodedConcept:
@@ -36,7 +41,7 @@ def probability_code(explanation: Explanation, name: str) -> hd.sr.CodedConcept:
 
 
 def structured_report(source: Dataset, explanation: Explanation, instance_number: int,
-                      parametric_maps_written: bool) -> hd.sr.ComprehensiveSR:
+                      parametric_maps_written: bool, sanity_passed: bool | None = None) -> hd.sr.ComprehensiveSR:
     """The Measurement Report about `source`, in a series of the source's study."""
     unit = codes.UCUM.NoUnits
     algorithm = hd.sr.AlgorithmIdentification(
@@ -49,7 +54,8 @@ def structured_report(source: Dataset, explanation: Explanation, instance_number
     for concept, value in ((IG_GAP, explanation.ig_completeness_gap), (LIME_R2, explanation.lime_r2)):
         if value is not None:
             measurements.append(hd.sr.Measurement(name=concept, value=float(value), unit=unit, algorithm_id=algorithm))
-    evaluations = [hd.sr.QualitativeEvaluation(codes.DCM.Finding, class_code(explanation, explanation.predicted))]
+    evaluations = [hd.sr.QualitativeEvaluation(codes.DCM.Finding, class_code(explanation, explanation.predicted)),
+                   hd.sr.QualitativeEvaluation(SANITY, SANITY_VALUES[sanity_passed])]
     if not parametric_maps_written:
         evaluations.append(hd.sr.QualitativeEvaluation(NOT_WRITTEN, NO_GEOMETRY))
     group = hd.sr.MeasurementsAndQualitativeEvaluations(

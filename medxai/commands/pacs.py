@@ -9,7 +9,7 @@ import typer
 
 
 def _gateway(dicomweb: str, user: str | None, password_file: Path | None, service: str, token_file: Path | None,
-             tls_ca: Path | None, ig_steps: int, lime_samples: int, audit_log: Path):
+             tls_ca: Path | None, ig_steps: int, lime_samples: int, audit_log: Path, model_repository: Path | None):
     from medxai.errors import UserError
     from pacs.audit import AuditLog
     from pacs.dicomweb import DicomWebSettings
@@ -18,10 +18,12 @@ def _gateway(dicomweb: str, user: str | None, password_file: Path | None, servic
     for path in (password_file, token_file, tls_ca):
         if path is not None and not path.is_file():
             raise UserError(f"file not found: {path}")
+    if model_repository is not None and not model_repository.is_dir():
+        raise UserError(f"folder not found: {model_repository}")
     token = token_file.read_text().strip() if token_file else None
     return Gateway(ServiceSettings(address=service, token=token, tls_ca=tls_ca, ig_steps=ig_steps,
                                    lime_samples=lime_samples),
-                   DicomWebSettings(dicomweb, user, password_file), AuditLog(audit_log))
+                   DicomWebSettings(dicomweb, user, password_file), AuditLog(audit_log), model_repository)
 
 
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -126,6 +128,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         lime_samples: int = typer.Option(0, help="LIME samples (0: the service's default)."),
         audit_log: Path = typer.Option(Path("pacs-audit.jsonl"), envvar="MEDXAI_PACS_AUDIT_LOG",
                                        help="One JSON line per processed instance (no pixels, no patient data)."),
+        model_repository: Path = typer.Option(None, envvar="MEDXAI_MODEL_REPOSITORY",
+                                              help="Triton's repository folder: the report then says whether the "
+                                                   "served version passed the release gate's sanity check."),
     ) -> None:
         """Explain a stored study (WADO-RS) and store the results into it (STOW-RS): per image a Parametric Map
         per map, a Secondary Capture overlay and a Structured Report. Images already explained by the served
@@ -138,7 +143,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from pacs.explanation import ServiceUnavailable
         from pacs.pipeline import is_explainable, process
         gateway = _gateway(dicomweb, user, password_file, service, token_file, tls_ca, ig_steps, lime_samples,
-                           audit_log)
+                           audit_log, model_repository)
         try:
             sources = [source for source in retrieve(gateway.pacs, study, series) if is_explainable(source)]
             outcomes = [process(gateway, source) for source in sources]
@@ -164,6 +169,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         lime_samples: int = typer.Option(0, help="LIME samples (0: the service's default)."),
         audit_log: Path = typer.Option(Path("pacs-audit.jsonl"), envvar="MEDXAI_PACS_AUDIT_LOG",
                                        help="One JSON line per processed instance (no pixels, no patient data)."),
+        model_repository: Path = typer.Option(None, envvar="MEDXAI_MODEL_REPOSITORY",
+                                              help="Triton's repository folder: the report then says whether the "
+                                                   "served version passed the release gate's sanity check."),
         max_attempts: int = typer.Option(8, help="Attempts per instance before it is set aside in QUEUE/failed."),
         retry_base_s: float = typer.Option(2.0, help="Wait after the first failed attempt; doubles each time."),
     ) -> None:
@@ -176,7 +184,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from pacs.queue import DiskQueue
         from pacs.receiver import Receiver
         gateway = _gateway(dicomweb, user, password_file, service, token_file, tls_ca, ig_steps, lime_samples,
-                           audit_log)
+                           audit_log, model_repository)
         receiver = Receiver(ae_title, port, DiskQueue(queue, max_attempts, retry_base_s), gateway, host).start()
         typer.echo(json.dumps({"ae_title": ae_title, "address": f"{host}:{port}", "queue": str(queue),
                                "pending": len(receiver.queue.pending())}), err=True)

@@ -1,8 +1,8 @@
 """A real PACS for the gateway tests: Debian's Orthanc with DICOMweb on free loopback ports (skipped, with the
 reason, only where the Debian packages are absent), plus the service tests' real Triton and explain service."""
 
+import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,18 +30,9 @@ def pacs_settings(orthanc_server) -> DicomWebSettings:
     return DicomWebSettings(orthanc_server.dicomweb_url, orthanc.USER, orthanc_server.workdir / orthanc.PASSWORD_FILE)
 
 
-def phantom_study(held_out, modalities: list[str], first: int = 0) -> list[Dataset]:  # noqa: F811
-    """Held-out phantoms (64 px) as a new synthetic study, one image per modality."""
-    import io
+def phantom_study(cases: list[tuple[bytes, np.ndarray, str]], modalities: list[str], first: int = 0) -> list[Dataset]:
+    """Held-out phantoms (`held_out`: 64 px PNGs) as a new synthetic study, one image per modality."""
     images = [np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32) / 255
-              for png, _, _ in held_out[first:first + len(modalities)]]
+              for png, _, _ in cases[first:first + len(modalities)]]
     return synthetic_study(images, modalities)
 
-
-def write_files(datasets: list[Dataset], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for dataset in datasets:
-        paths.append(folder / f"{dataset.SOPInstanceUID}.dcm")
-        dataset.save_as(paths[-1], enforce_file_format=True)
-    return paths

@@ -1,6 +1,8 @@
 """The DICOM objects written for one explained image, checked by dciodvfy (dicom3tools) and read back by
 highdicom: Parametric Maps at the source geometry, the Secondary Capture, the TID 1500 report."""
 
+import json
+
 import highdicom as hd
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from pydicom.dataset import Dataset
 from pacs import dciodvfy, provenance
 from pacs.explanation import Explanation
 from pacs.geometry import at_source_grid
+from pacs.release_gate import sanity_check
 from pacs.results import result_objects
 from pacs.structured_report import read_probabilities
 from pacs.synthetic import synthetic_study
@@ -72,8 +75,24 @@ def test_objects_per_source(sources, explanation, modality):
     evidence = report.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
     assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
     hd.sr.ComprehensiveSR.from_dataset(report)  # highdicom reads back what it wrote
-    codes = {element.value for element in report.iterall() if element.keyword == "CodeValue"}
-    assert ("NOGEOMETRY" in codes) == (not maps)  # the report says why no Parametric Map was written
+    assert ("NOGEOMETRY" in report_codes(report)) == (not maps)  # the report says why no Parametric Map was written
+
+
+def report_codes(report: Dataset) -> set[str]:
+    return {element.value for element in report.iterall() if element.keyword == "CodeValue"}
+
+
+def test_report_carries_the_release_gates_sanity_check(sources, explanation, tmp_path):
+    assert "UNKNOWN" in report_codes(result_objects(sources[0], explanation)[-1])
+    assert "FAILED" in report_codes(result_objects(sources[0], explanation, sanity_passed=False)[-1])
+    version = tmp_path / "phantom" / "3"
+    version.mkdir(parents=True)
+    (version / "provenance.json").write_text(json.dumps({"gate_refusals": []}))
+    assert sanity_check(tmp_path, "phantom", "3") is True
+    (version / "provenance.json").write_text(json.dumps({"gate_refusals": ["the model-randomisation sanity check "
+                                                                           "failed (Spearman 0.9)"]}))
+    assert sanity_check(tmp_path, "phantom", "3") is False
+    assert sanity_check(tmp_path, "phantom", "4") is None and sanity_check(None, "phantom", "3") is None
 
 
 def test_same_source_and_model_give_the_same_objects(sources, explanation):
