@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 
 from medxai.errors import UserError
+from medxai.triton_server import _terminate_with_parent as terminate_with_parent
 
 ORTHANC = "Orthanc"
 SBIN_ORTHANC = Path("/usr/sbin/Orthanc")
@@ -116,8 +117,10 @@ class OrthancServer:
         config.write_text(json.dumps(self.configuration(), indent=2))
         config.chmod(0o600)  # it holds the password
         with open(self.workdir / "orthanc.log", "ab") as log:
+            # Own session (Ctrl-C reaches us, and we stop Orthanc once); SIGTERM when we die, so a crashed test
+            # or CLI leaves no PACS behind.
             self._process = subprocess.Popen([orthanc_binary(), str(config)], stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
+                                             start_new_session=True, preexec_fn=terminate_with_parent)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
