@@ -27,9 +27,11 @@ def medxai_version() -> str:
 
 
 def software_versions(model: Model) -> list[str]:
-    """Software Versions (0018,1020), each value an LO of at most 64 characters: medxai, the model, the checkpoint."""
-    return [f"medxai {medxai_version()}"[:64], f"{model.model_name} {model.model_version}"[:64],
-            model.checkpoint_sha256[:64]]
+    """Software Versions (0018,1020), each value an LO of at most 64 characters: medxai, the checkpoint's SHA-256
+    (64 hexadecimal digits) and the model version. The digest is not last: an odd total length is padded with a
+    space after the last value, which readers such as pydicom then count against its 64 characters."""
+    return [f"medxai {medxai_version()}"[:64], model.checkpoint_sha256[:64],
+            f"{model.model_name} {model.model_version}"[:64]]
 
 
 def device_serial_number(model: Model) -> str:

@@ -51,7 +51,7 @@ def test_objects_per_source(sources, explanation, modality):
         assert result.StudyInstanceUID == source.StudyInstanceUID
         assert result.SeriesInstanceUID != source.SeriesInstanceUID
         assert result.Manufacturer == "medxai"
-        assert list(result.SoftwareVersions)[1:] == ["phantom 3", "ab12" * 16]
+        assert list(result.SoftwareVersions)[1:] == ["ab12" * 16, "phantom 3"]
         assert provenance.added_patient_values(source, result) == []
         assert result.ReferencedSeriesSequence[0].SeriesInstanceUID == source.SeriesInstanceUID \
             if "ReferencedSeriesSequence" in result else result.SOPClassUID == SR
