@@ -36,9 +36,8 @@ def orthanc_binary() -> str | None:
 
 def dicomweb_plugin() -> Path | None:
     """The DICOMweb plugin (Debian package `orthanc-dicomweb`), or None."""
-    found = [path for path in DICOMWEB_PLUGINS if path.is_file()]
-    found += sorted(Path("/usr/lib/orthanc").glob("libOrthancDicomWeb.so*")) if not found else []
-    return found[0] if found else None
+    candidates = [*DICOMWEB_PLUGINS, *sorted(Path("/usr/lib/orthanc").glob("libOrthancDicomWeb.so*"))]
+    return next((path for path in candidates if path.is_file()), None)
 
 
 def missing() -> str | None:
