@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,dashboard]'
+	$(BIN)/pip install --quiet -e '.[test,dashboard,pacs]'
 	touch $(STAMP)
 
 $(CHECKOV):

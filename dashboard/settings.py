@@ -24,6 +24,10 @@ class DashboardSettings:
     worklist: Path | None = None
     """A labelled folder whose images can be picked for review."""
     ratings_db: Path = Path("ratings.sqlite")
+    pacs: str | None = None
+    """A PACS's DICOMweb root URL: its studies can be picked for review, with the results medxai stored there."""
+    pacs_user: str | None = None
+    pacs_password_file: Path | None = None
 
     def to_env(self) -> dict[str, str]:
         return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)

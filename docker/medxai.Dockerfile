@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# The medxai image: the explain service, the dashboard, the train/export jobs and (dev-cpu) the CPU Triton
-# from the nvidia-pytriton wheel. Build from the repository root:
+# The medxai image: the explain service, the dashboard, the PACS gateway, the train/export jobs and (dev-cpu) the
+# CPU Triton from the nvidia-pytriton wheel. Build from the repository root:
 #   docker build -f docker/medxai.Dockerfile -t registry.hospital.example/medxai:0.1.0 .
 #   docker build -f docker/medxai.Dockerfile --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu \
 #       -t medxai:0.1.0-cpu .        # CPU-only PyTorch: a much smaller image for laptops and CPU nodes
@@ -20,7 +20,8 @@ COPY training training
 COPY export export
 COPY explain_service explain_service
 COPY dashboard dashboard
-RUN /opt/medxai/bin/pip install --extra-index-url "${TORCH_INDEX}" ".[dashboard]" \
+COPY pacs pacs
+RUN /opt/medxai/bin/pip install --extra-index-url "${TORCH_INDEX}" ".[dashboard,pacs]" \
     && /opt/medxai/bin/medxai --help > /dev/null
 
 FROM ${PYTHON_IMAGE}

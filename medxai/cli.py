@@ -21,8 +21,8 @@ stderr = Console(stderr=True)
 
 
 def _register_commands() -> None:
-    from medxai.commands import dashboard, data, demo, experiment, explain, k8s, service, serving, train
-    for module in (data, train, explain, demo, serving, service, experiment, k8s, dashboard):
+    from medxai.commands import dashboard, data, demo, experiment, explain, k8s, pacs, service, serving, train
+    for module in (data, train, explain, demo, serving, service, experiment, k8s, dashboard, pacs):
         module.register(app, data_app=data_app, bench_app=bench_app)
 
 

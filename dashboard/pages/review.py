@@ -12,6 +12,7 @@ from dashboard.imaging import FILE_WINDOW, WINDOW_PRESETS, blend, faithfulness_c
     localisation_scores, windowed
 from dashboard.provenance import read_provenance, sanity_result
 from dashboard.ui import CASE_KEY, banner, reviewer, served_models, settings
+from dashboard import pacs_worklist
 from dashboard.worklist import read_worklist
 from medxai.errors import UserError
 
@@ -25,14 +26,43 @@ models = served_models(config)
 versions = [model.version for model in models]
 
 
+def pacs_case() -> Case | None:
+    """A study of the PACS, then one of its images; shows what medxai already stored for that image."""
+    found = pacs_worklist.studies(config)
+    if not found:
+        st.info(f"The PACS at {config.pacs} holds no study.")
+        return None
+    titles = [study.title for study in found]
+    study = found[titles.index(st.selectbox("Study", titles, key="pacs_study"))]
+    study_images = pacs_worklist.images(config, study.study_uid)
+    if not study_images:
+        st.info("This study holds no image medxai can explain.")
+        return None
+    titles = [image.title for image in study_images]
+    image = study_images[titles.index(st.selectbox("Image", titles, key="pacs_image"))]
+    stored = pacs_worklist.stored_results(config, image)
+    with st.expander("Results stored in the PACS", expanded=stored is not None):
+        if stored is None:
+            st.caption("None yet: `medxai pacs explain` or the PACS gateway writes them.")
+        else:
+            st.caption(" · ".join(stored.software_versions))
+            st.dataframe(pd.DataFrame({"class": list(stored.probabilities),
+                                       "probability": list(stored.probabilities.values())}), hide_index=True)
+            if stored.overlay is not None:
+                st.image(stored.overlay, caption="Secondary Capture stored in the PACS", width=320)
+    return Case(load_picture(pacs_worklist.image_bytes(config, image)), dataset="pacs")
+
+
 def chosen_case() -> Case | None:
-    """The case the reviewer picked: an uploaded file, or an item of the worklist folder."""
-    sources = ["Upload"] + (["Worklist"] if config.worklist else [])
+    """The case the reviewer picked: an uploaded file, an item of the worklist folder, or an image of the PACS."""
+    sources = ["Upload"] + (["Worklist"] if config.worklist else []) + (["PACS"] if config.pacs else [])
     source = st.radio("Image", sources, horizontal=True, key="source") if len(sources) > 1 else "Upload"
     try:
         if source == "Upload":
             upload = st.file_uploader("PNG, JPEG or DICOM", type=UPLOAD_TYPES, key="upload")
             return Case(load_picture(upload.getvalue()), dataset="upload") if upload else None
+        if source == "PACS":
+            return pacs_case()
         dataset, items = read_worklist(config.worklist)
         titles = [entry.title for entry in items]
         item = items[titles.index(st.selectbox("Case", titles, key="worklist_item"))]

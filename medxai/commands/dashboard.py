@@ -24,6 +24,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         model_repository: Path = typer.Option(None, help="Triton's repository folder (each version's provenance "
                                                          "and release gate)."),
         worklist: Path = typer.Option(None, help="A labelled folder whose cases can be picked for review."),
+        pacs: str = typer.Option(None, envvar="MEDXAI_DICOMWEB", help="A PACS's DICOMweb root URL whose studies can "
+                                                                      "be picked for review."),
+        pacs_user: str = typer.Option(None, envvar="MEDXAI_DICOMWEB_USER", help="HTTP basic-auth user of the PACS."),
+        pacs_password_file: Path = typer.Option(None, envvar="MEDXAI_DICOMWEB_PASSWORD_FILE",
+                                                help="File holding its password."),
         ratings_db: Path = typer.Option(Path("ratings.sqlite"), help="SQLite file of the trust ratings."),
         port: int = typer.Option(8501, help="The dashboard's HTTP port."),
         address: str = typer.Option("127.0.0.1", help="Address the dashboard listens on."),
@@ -43,7 +48,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from medxai.errors import UserError
         from medxai.triton_server import free_port
 
-        for path in (token_file, tls_ca):
+        for path in (token_file, tls_ca, pacs_password_file):
             if path is not None and not path.is_file():
                 raise UserError(f"file not found: {path}")
         for folder in (model_repository, worklist):
@@ -64,7 +69,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         settings = DashboardSettings(service=service, token_file=token_file, tls_ca=tls_ca, prometheus=prometheus,
                                      service_metrics=service_metrics, triton_metrics=triton_metrics,
                                      model_repository=model_repository, worklist=worklist,
-                                     ratings_db=ratings_db.resolve())
+                                     ratings_db=ratings_db.resolve(), pacs=pacs, pacs_user=pacs_user,
+                                     pacs_password_file=pacs_password_file.resolve() if pacs_password_file else None)
         app_path = find_spec("dashboard.app").origin  # located, not imported: it is a Streamlit script
         command = [sys.executable, "-m", "streamlit", "run", app_path, "--server.port", str(port),
                    "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",

@@ -14,7 +14,7 @@ KUBERNETES_VERSION = kubernetes_validate.latest_version()
 
 
 def test_every_overlay_and_component_is_there():
-    assert set(VARIANTS) == {"dev-cpu", "prod-gpu", "prod-gpu+s3-repository"}
+    assert set(VARIANTS) == {"dev-cpu", "prod-gpu", "prod-gpu+pacs-gateway", "prod-gpu+s3-repository"}
 
 
 def test_s3_component_fills_tritons_own_copy_of_the_repository_before_it_starts(objects):
@@ -25,6 +25,25 @@ def test_s3_component_fills_tritons_own_copy_of_the_repository_before_it_starts(
     assert all(volume["name"] != "data" for volume in pod["volumes"])  # the shared volume is not mounted
     assert find(items, "NetworkPolicy", "triton-object-storage")["metadata"]["namespace"] == "medxai"
     assert_user_error(medxai("k8s", "render", "--overlay", "prod-gpu", "--component", "nfs"), "no component 'nfs'")
+
+
+def test_pacs_gateway_queues_on_its_own_volume_and_reaches_only_the_service_and_the_pacs(objects):
+    items = objects["prod-gpu+pacs-gateway"]
+    gateway = find(items, "Deployment", "pacs-gateway")
+    assert gateway["spec"]["replicas"] == 1 and gateway["spec"]["strategy"]["type"] == "Recreate"
+    pod = gateway["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["args"][:2] == ["pacs", "receive"] and "--queue=/queue" in container["args"]
+    assert {"name": "queue", "persistentVolumeClaim": {"claimName": "medxai-pacs-queue"}} in pod["volumes"]
+    assert find(items, "PersistentVolumeClaim", "medxai-pacs-queue")["spec"]["accessModes"] == ["ReadWriteOnce"]
+    secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert secrets == {"medxai-pacs"}  # the DICOMweb URL and user; the password is a mounted file
+    egress = find(items, "NetworkPolicy", "pacs-gateway")["spec"]["egress"]
+    assert egress[0]["to"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "explain-service"}
+    service_ingress = find(items, "NetworkPolicy", "explain-service")["spec"]["ingress"]
+    assert any(rule["from"][0].get("podSelector", {}).get("matchLabels") == {"app.kubernetes.io/name": "pacs-gateway"}
+               for rule in service_ingress)
+    assert not any(item["metadata"]["name"] == "pacs-gateway" for item in objects["prod-gpu"])
 
 
 @pytest.mark.parametrize("overlay", VARIANTS)
@@ -58,8 +77,9 @@ def test_every_pod_is_restricted_with_requests_and_limits(objects, overlay):
     namespace = find(objects[overlay], "Namespace", "medxai")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     specs = pod_specs(objects[overlay])
+    gateway = {"Deployment/pacs-gateway"} if overlay.endswith("+pacs-gateway") else set()
     assert set(specs) == {"Deployment/triton", "Deployment/explain-service", "Deployment/dashboard",
-                          "CronJob/medxai-train", "CronJob/medxai-export"}
+                          "CronJob/medxai-train", "CronJob/medxai-export"} | gateway
     for name, spec in specs.items():
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
