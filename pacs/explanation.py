@@ -15,7 +15,8 @@ from explain_service.protos import explain_pb2 as pb
 from explain_service.protos import explain_pb2_grpc as pb_grpc
 from medxai.errors import UserError
 
-METHODS = ("gradcam", "ig", "lime", "fusion")
+METHODS = ("cam", "ig", "lime", "fusion")
+"""The maps the explain service serves by default (its class-activation map, IG, LIME, the fused map)."""
 
 
 @dataclass(frozen=True)

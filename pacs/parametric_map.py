@@ -11,7 +11,8 @@ from pacs.explanation import Explanation
 from pacs.geometry import at_source_grid
 
 SERIES_NUMBER = 9101
-METHOD_NAMES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients", "lime": "LIME", "fusion": "Fused map"}
+METHOD_NAMES = {"cam": "Class-activation map", "gradcam": "Grad-CAM", "ig": "Integrated Gradients", "lime": "LIME",
+                "fusion": "Fused map"}
 
 
 def parametric_map(source: Dataset, explanation: Explanation, method: str, instance_number: int) -> hd.pm.ParametricMap:

@@ -16,8 +16,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         out: Path = typer.Option(..., help="Folder for <method>.npy, <method>.png and explanation.json."),
         methods: str = typer.Option("cam,ig,lime,fusion", help="Comma-separated: cam (the default CAM), gradcam (the "
                                     "paper's), gradcam++, hirescam, layercam, ig, lime, fusion."),
-        fusion: str = typer.Option("alive", help="Fusion rule: alive (dead maps weigh 0), faithfulness (weights "
-                                                 "by each map's deletion/insertion), paper (0.4/0.4/0.2)."),
+        fusion: str = typer.Option("faithfulness", help="Fusion rule: faithfulness (dead maps weigh 0, the others by "
+                                                        "their own insertion minus deletion AUC), alive (dead maps "
+                                                        "weigh 0), paper (0.4/0.4/0.2)."),
         target: str = typer.Option(None, help="Class name to explain (default: the top prediction)."),
         seed: int = typer.Option(0, help="LIME sampling and segmentation seed."),
         precision: str = precision_option(),
@@ -87,6 +88,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
         images: int = typer.Option(40, min=1, help="Images with a mask or box scored (the first ones)."),
         out: Path = typer.Option(None, help="Also write the table as JSON here."),
+        noise_tunnel: bool = typer.Option(False, help="Add IG averaged under Captum's NoiseTunnel (8 noisy copies: "
+                                                      "8x IG's cost)."),
         precision: str = precision_option(),
     ) -> None:
         """Every CAM variant and layer, IG smoothing, LIME and the fusion rules, scored on the same images:
@@ -105,7 +108,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         model, info, pixels, masks, targets = held_out_images(str(checkpoint), str(data), split,
                                                               str(ids) if ids else None, images, precision)
         console.print(f"{len(pixels)} images with masks; explaining their true class")
-        table = compare(model, pixels, masks, targets, precision=precision, log=console.print)
+        table = compare(model, pixels, masks, targets, precision=precision, noise_tunnel=noise_tunnel,
+                        log=console.print)
         console.print(markdown(table))
         result = {"checkpoint": str(checkpoint), "data": str(data), "split": split, "ids": str(ids) if ids else None,
                   **info, "images": len(pixels), "rows": table, "hardware": hardware("cpu", precision)}

@@ -1,11 +1,12 @@
 """`medxai bench maps`: which maps point at the lesion and stay faithful, on images with expert masks or boxes.
 
 Every row is one way of making a map, scored on the same images for the same explained class: the
-class-activation family (Grad-CAM, Grad-CAM++, HiResCAM, LayerCAM) at each candidate layer, the explained score
-(logit or log-probability), Integrated Gradients raw, smoothed at several scales and averaged under Captum's
-NoiseTunnel (SmoothGrad), LIME, and the fusion rules; beside them the no-skill centred disc and whole image.
-Columns: the share of dead maps (`base.liveness`), pointing game, top-area IoU, energy in the mask (higher is
-better) and deletion AUC (lower is better), insertion AUC (higher is better). Defaults are chosen from these
+class-activation family (Grad-CAM, Grad-CAM++, HiResCAM, LayerCAM) at each candidate layer, for each explained
+score (logit or log-probability), Integrated Gradients raw and smoothed at several scales (optionally averaged
+under Captum's NoiseTunnel, SmoothGrad), LIME, and the fusion rules; beside them the no-skill centred disc and
+whole image. Columns: the share of dead maps (`base.liveness`), for CAMs the model-randomisation Spearman
+(Adebayo et al. 2018; below 0.5 passes), pointing game, top-area IoU, energy in the mask (higher is better),
+deletion AUC (lower is better), insertion AUC (higher is better). Defaults are chosen from these
 tables (README "Which maps, measured"); the rows are computed, never tuned per image.
 """
 
@@ -23,9 +24,10 @@ from medxai.explain.base import Explanation, explanation
 from medxai.explain.evaluation import model_predictor, score_maps
 from medxai.explain.fusion import RULES, fuse_explanations
 from medxai.explain.pipeline import fused_components
+from medxai.explain.sanity import randomise, rank_correlation, top_modules
 from medxai.metrics import localisation
 
-IG_SMOOTHING = (0.0, 0.02, 0.04, 0.08)
+IG_SMOOTHING = (0.0, 0.02, 0.04, 0.06, 0.08)
 NOISE_TUNNEL_SAMPLES = 8
 
 
@@ -58,29 +60,49 @@ def noise_tunnel_ig(model: nn.Module, images: torch.Tensor, targets: torch.Tenso
     return explanation("ig_noisetunnel", attributions.sum(dim=1), attributions, [{} for _ in images], start)
 
 
-def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets: torch.Tensor,
-            precision: str = "auto", substitute: str = "blur", steps: int = 16,
-            lime_options: dict | None = None, log: Callable[[str], None] = print) -> dict[str, dict]:
-    """{row: {dead_share, iou, pointing_game, energy_in_mask, iou_at_threshold, deletion_auc, insertion_auc,
-    images, seconds}} for images [N,3,H,W] in [0, 1], masks [N,H,W] (nonzero = lesion), targets [N]."""
-    rows: dict[str, Explanation] = {}
+def cam_rows(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, log: Callable[[str], None]
+             ) -> tuple[dict[str, Explanation], dict[str, dict]]:
+    """Every CAM variant x explained score x candidate layer: the explanation, and its dead share and
+    randomisation Spearman (top 2 layers randomised, as the release gate does; dead maps score 1)."""
+    randomised = randomise(model, top_modules(model, 2)).eval()
+    rows, checks = {}, {}
     for layer in candidate_layers(model):
         for variant in cam.VARIANTS:
-            rows[f"{variant} @ {layer}"] = cam.explain(model, images, targets, variant=variant, layer=layer)
-        rows[f"gradcam (log-probability) @ {layer}"] = cam.explain(model, images, targets, variant="gradcam",
-                                                                   layer=layer, score="log_probability")
+            for score in cam.SCORES:
+                name = f"{variant} ({score.replace('_', '-')}) @ {layer.removeprefix('features.')}"
+                before = cam.explain(model, images, targets, variant=variant, layer=layer, score=score)
+                after = cam.explain(randomised, images, targets, variant=variant, layer=layer, score=score)
+                spearman = float(np.mean([1.0 if dead else rank_correlation(a, b)
+                                          for dead, a, b in zip(before.dead, before.maps, after.maps)]))
+                rows[name], checks[name] = before, {"randomisation_spearman": spearman}
         log(f"CAMs at {layer} done")
+    return rows, checks
+
+
+def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets: torch.Tensor,
+            precision: str = "auto", substitute: str = "blur", steps: int = 16,
+            lime_options: dict | None = None, noise_tunnel: bool = False,
+            log: Callable[[str], None] = print) -> dict[str, dict]:
+    """{row: {dead_share, randomisation_spearman (CAM rows), iou, pointing_game, energy_in_mask,
+    iou_at_threshold, deletion_auc, insertion_auc, images, seconds}} for images [N,3,H,W] in [0, 1], masks
+    [N,H,W] (nonzero = lesion), targets [N]. A CAM row that is dead on more than a fifth of the images or fails
+    the randomisation check (Spearman >= 0.5) is not a candidate and is not scored further."""
+    rows, checks = cam_rows(model, images, targets, log)
     ig = integrated_gradients.explain(model, images, targets, smoothing=0.0, precision="fp32")  # as served
     for smoothing in IG_SMOOTHING:
         start = time.perf_counter() - ig.seconds
         rows[f"ig (smoothing {smoothing:g})"] = integrated_gradients.ig_explanation(ig.raw, ig.diagnostics, smoothing,
                                                                                     start)
-    rows[f"ig noise tunnel ({NOISE_TUNNEL_SAMPLES} samples)"] = noise_tunnel_ig(model, images, targets)
+    if noise_tunnel:
+        rows[f"ig noise tunnel ({NOISE_TUNNEL_SAMPLES} samples)"] = noise_tunnel_ig(model, images, targets)
     log("IG done")
     rows["lime"] = lime.explain(model, images, targets, precision=precision, **(lime_options or {}))
     log("LIME done")
-    parts = {"gradcam": rows[f"gradcam @ {model.gradcam_layer}"], "lime": rows["lime"],
-             "cam": replace(rows[f"{cam.DEFAULT_VARIANT} @ {model.cam_layer}"], method="cam"),
+    default_cam = f"{cam.DEFAULT_VARIANT} ({cam.DEFAULT_SCORE.replace('_', '-')}) @ " \
+                  f"{model.cam_layer.removeprefix('features.')}"
+    paper_cam = f"gradcam (logit) @ {model.gradcam_layer.removeprefix('features.')}"
+    parts = {"gradcam": replace(rows[paper_cam], method="gradcam"), "lime": rows["lime"],
+             "cam": replace(rows[default_cam], method="cam"),
              "ig": rows[f"ig (smoothing {integrated_gradients.SMOOTHING:g})"]}
     raw_ig = rows["ig (smoothing 0)"]
     predict = model_predictor(model, precision)
@@ -90,7 +112,8 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
         names = fused_components(rule)
         rows[f"fusion: {rule} ({', '.join(names)})"] = fuse_explanations([parts[name] for name in names], rule,
                                                                           None, images, targets, predict)
-    rows["fusion: alive (cam, ig)"] = fuse_explanations([parts["cam"], parts["ig"]], "alive")
+    rows["fusion: faithfulness (cam, ig)"] = fuse_explanations([parts["cam"], parts["ig"]], "faithfulness", None,
+                                                               images, targets, predict)
     log("fusions done")
     shape = tuple(images.shape[-2:])
     baselines = {name: torch.from_numpy(function(shape)).float().expand(len(images), *shape)
@@ -98,21 +121,30 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
                                         ("whole image (no skill)", localisation.whole_image))}
     table = {}
     for name, result in [*rows.items(), *baselines.items()]:
-        maps = result.maps if isinstance(result, Explanation) else result
-        scores = score_maps(predict, images, maps, masks, targets, substitute, steps)
-        dead = result.dead if isinstance(result, Explanation) else [False] * len(images)
-        table[name] = {"dead_share": float(np.mean(dead)), **scores,
-                       "seconds": round(result.seconds / len(images), 4) if isinstance(result, Explanation) else 0.0}
+        is_map = isinstance(result, Explanation)
+        dead = float(np.mean(result.dead)) if is_map else 0.0
+        row = {"dead_share": dead, **checks.get(name, {}),
+               "seconds": round(result.seconds / len(images), 4) if is_map else 0.0}
+        if name in checks and (dead > 0.2 or checks[name]["randomisation_spearman"] >= 0.5):
+            table[name] = row  # not a candidate: a dead map, or one that does not depend on the weights
+            continue
+        log(f"scoring {name}")
+        table[name] = row | score_maps(predict, images, result.maps if is_map else result, masks, targets,
+                                       substitute, steps)
     return table
 
 
 def markdown(table: dict[str, dict]) -> str:
-    """The table as README rows: map | dead | pointing game | top-area IoU | energy in mask | deletion | insertion."""
-    lines = ["| map | dead | pointing game | top-area IoU | energy in mask | deletion AUC | insertion AUC |",
-             "|---|---|---|---|---|---|---|"]
+    """The table as README rows: map | dead | randomisation | pointing game | top-area IoU | energy in mask |
+    deletion | insertion (a dash: not computed, or not a candidate)."""
+    def cell(row: dict, key: str) -> str:
+        return f"{row[key]:.3f}" if key in row else "-"
+    lines = ["| map | dead | randomisation Spearman | pointing game | top-area IoU | energy in mask | deletion AUC | "
+             "insertion AUC |", "|---|---|---|---|---|---|---|---|"]
     for name, row in table.items():
-        lines.append(f"| {name} | {row['dead_share']:.2f} | {row['pointing_game']:.3f} | {row['iou']:.3f} | "
-                     f"{row['energy_in_mask']:.3f} | {row['deletion_auc']:.3f} | {row['insertion_auc']:.3f} |")
+        lines.append(f"| {name} | {row['dead_share']:.2f} | {cell(row, 'randomisation_spearman')} | "
+                     f"{cell(row, 'pointing_game')} | {cell(row, 'iou')} | {cell(row, 'energy_in_mask')} | "
+                     f"{cell(row, 'deletion_auc')} | {cell(row, 'insertion_auc')} |")
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ PAPER_WEIGHTS = {"gradcam": 0.4, "ig": 0.4, "lime": 0.2}
 WEIGHTS = {"cam": 0.4, "gradcam": 0.4, "ig": 0.4, "lime": 0.2}
 """Base weight of each component map: the paper's 0.4 / 0.4 / 0.2, the product's CAM in Grad-CAM's place."""
 RULES = ("paper", "alive", "faithfulness")
-DEFAULT_RULE = "alive"
+DEFAULT_RULE = "faithfulness"
 FAITHFULNESS_STEPS = 16
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
