@@ -80,7 +80,7 @@ def test_multi_frame_dicom_is_refused_clearly():
 
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
-    (b"not an image at all", "not a readable"),
+    (b"not an image at all", "not a PNG, JPEG, TIFF, DICOM or NumPy .npy image"),
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "not a readable"),
 ])
 def test_bad_bytes_are_user_errors(data, message):
@@ -96,7 +96,7 @@ def test_decompression_bombs_are_refused_before_decoding(tmp_path):
 
 def test_raw_arrays_are_checked():
     assert array_to_pixels(np.full((16, 16), 255, np.uint8)).max() == 1.0
-    for bad, message in [(np.full((16, 16), np.nan, np.float32), "NaN"), (np.zeros((4, 4), np.uint8), "sides"),
+    for bad, message in [(np.full((16, 16), np.nan, np.float32), "NaN"), (np.zeros((4, 4), np.uint8), "at least 8 pixels"),
                          (np.zeros((16, 16), np.int64), "dtype"), (np.full((16, 16), 2.0), "lie in")]:
         with pytest.raises(UserError, match=message):
             array_to_pixels(bad)
