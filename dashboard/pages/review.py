@@ -12,10 +12,11 @@ from dashboard.imaging import FILE_WINDOW, WINDOW_PRESETS, blend, faithfulness_c
 from dashboard.provenance import read_provenance, sanity_result
 from dashboard.ui import CASE_KEY, banner, reviewer, served_models, settings
 from dashboard.worklist import read_worklist
+from medxai.data.decode import FORMAT_LIST, SUFFIXES
 from medxai.errors import UserError
 
 METHODS = list(METHOD_NAMES)
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "dcm", "dicom"]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in SUFFIXES]
 
 config = settings()
 reviewer()
@@ -30,7 +31,7 @@ def chosen_case() -> Case | None:
     source = st.radio("Image", sources, horizontal=True, key="source") if len(sources) > 1 else "Upload"
     try:
         if source == "Upload":
-            upload = st.file_uploader("PNG, JPEG or DICOM", type=UPLOAD_TYPES, key="upload")
+            upload = st.file_uploader(FORMAT_LIST, type=UPLOAD_TYPES, key="upload")
             return Case(load_picture(upload.getvalue()), dataset="upload") if upload else None
         dataset, items = read_worklist(config.worklist)
         titles = [entry.title for entry in items]
@@ -111,7 +112,7 @@ shown = controls[0].multiselect("Methods", METHODS, default=METHODS, format_func
 opacity = controls[1].slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="opacity")
 version = controls[2].selectbox("Model version", versions, index=len(versions) - 1, key="version")
 window = FILE_WINDOW
-if case is not None and case.picture.modality_values is not None:
+if case is not None and case.picture.windows:
     window = controls[3].selectbox("Window", [FILE_WINDOW, *WINDOW_PRESETS], key="window",
                                    format_func=lambda name: name if name == FILE_WINDOW else
                                    f"{name} ({WINDOW_PRESETS[name][0]}/{WINDOW_PRESETS[name][1]})")
@@ -124,6 +125,8 @@ stored = st.session_state.get(CASE_KEY)
 if stored is not None and stored.key == case.key and stored.complete:
     case = stored
 image = windowed(case.picture, window)
+for note in case.picture.notes:
+    st.warning(note)
 prediction_area, progress_area, maps_area = st.empty(), st.empty(), st.empty()
 if not case.complete:
     st.session_state[CASE_KEY] = case
