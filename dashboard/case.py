@@ -16,6 +16,8 @@ class ReviewedMap:
     values: np.ndarray
     diagnostics: dict[str, float]
     seconds: float
+    undefined: dict[str, str] = field(default_factory=dict)
+    """Diagnostics that could not be computed, with the service's reason."""
 
 
 @dataclass
@@ -49,4 +51,5 @@ class Case:
             self.predicted = names[event.prediction.predicted]
             self.target = event.prediction.target
         self.maps[event.map.method] = ReviewedMap(event.map.method, map_values(event.map),
-                                                  dict(event.map.diagnostics), event.map.seconds)
+                                                  dict(event.map.diagnostics), event.map.seconds,
+                                                  dict(event.map.undefined))

@@ -50,9 +50,13 @@ def hints(case: Case, method: str) -> list[str]:
     if "completeness_gap" in found.diagnostics:
         lines.append(f"IG completeness gap {100 * found.diagnostics['completeness_gap']:.1f} % "
                      f"({int(found.diagnostics.get('steps', 0))} steps)")
+    if "completeness_gap" in found.undefined:
+        lines.append(f"IG completeness gap undefined: {found.undefined['completeness_gap']}")
     if "r2" in found.diagnostics:
         lines.append(f"LIME surrogate R² {found.diagnostics['r2']:.2f} ({int(found.diagnostics.get('samples', 0))} "
                      f"samples)")
+    if "r2" in found.undefined:
+        lines.append(f"LIME surrogate R² undefined: {found.undefined['r2']}")
     if method == "gradcam":
         provenance = read_provenance(config.model_repository, case.model["name"], case.model["version"])
         lines.append(f"sanity check of v{case.model['version']}: {sanity_result(provenance)}")
