@@ -35,7 +35,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """Decode warnings as one line for the user; any other warning as Python shows it."""
     from medxai.data.values import DecodeWarning
     if issubclass(category, DecodeWarning):
-        stderr.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+        stderr.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
     else:
         _python_show_warning(message, category, filename, lineno, file, line)
 
@@ -49,5 +49,5 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
+        stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
