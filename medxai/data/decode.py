@@ -12,6 +12,7 @@ never silently zeroed. Problems a viewer would work around (a window outside the
 """
 
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -95,13 +96,21 @@ def array_to_pixels(array: np.ndarray) -> np.ndarray:
 
 
 def _load_npy(data: bytes, max_pixels: int) -> np.ndarray:
+    """A .npy array, its header checked first: NumPy allocates the shape the header declares before reading."""
+    stream = io.BytesIO(data)
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        version = np.lib.format.read_magic(stream)
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = header(stream)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
         raise UserError(f"not a readable NumPy .npy array ({type(exc).__name__}: {exc})") from None
-    if array.ndim in (2, 3) and array.shape[0] * array.shape[1] > max_pixels:
-        raise UserError(f"image of {array.shape[1]}x{array.shape[0]} pixels exceeds the limit of {max_pixels}")
-    return array
+    if dtype.hasobject:
+        raise UserError("NumPy .npy arrays of Python objects are not images")
+    if len(shape) in (2, 3) and shape[0] * shape[1] > max_pixels:
+        raise UserError(f"image of {shape[1]}x{shape[0]} pixels exceeds the limit of {max_pixels}")
+    if math.prod(shape) * dtype.itemsize > len(data) - stream.tell():
+        raise UserError(f"NumPy .npy array of shape {shape} is truncated")
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
 def _decode_raster(data: bytes, max_pixels: int) -> np.ndarray:

@@ -294,3 +294,13 @@ def test_formats_are_recognised_by_content_and_others_refused():
     for kind in ("BMP", "GIF", "WEBP"):
         with pytest.raises(UserError, match="not a PNG, JPEG, TIFF, DICOM or NumPy .npy image"):
             read_image(compressed(np.zeros((16, 16), np.uint8), format=kind))
+
+
+def test_a_npy_header_is_checked_before_numpy_allocates_its_shape():
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((16, 16), np.uint8))
+    hostile = buffer.getvalue().replace(b"(16, 16)", b"(99999999, 99999)")
+    with pytest.raises(UserError, match="exceeds the limit"):
+        read_image(hostile)
+    with pytest.raises(UserError, match="is truncated"):
+        read_image(buffer.getvalue()[:-10])
