@@ -85,7 +85,8 @@ def voi(values: np.ndarray, dataset: Dataset, window: Window | None = None) -> n
         for keyword in ("VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction"):
             if keyword in dataset:
                 delattr(dataset, keyword)
-        dataset.WindowCenter, dataset.WindowWidth, dataset.VOILUTFunction = window.center, window.width, "LINEAR_EXACT"
+        dataset.WindowCenter, dataset.WindowWidth = window.center, window.width
+        dataset.VOILUTFunction = "LINEAR_EXACT"
     lut = _voi_lut_domain(dataset)
     if lut is None and not ("WindowCenter" in dataset and "WindowWidth" in dataset):
         return stretch(values)

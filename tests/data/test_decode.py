@@ -304,3 +304,11 @@ def test_a_npy_header_is_checked_before_numpy_allocates_its_shape():
         read_image(hostile)
     with pytest.raises(UserError, match="is truncated"):
         read_image(buffer.getvalue()[:-10])
+
+
+def test_a_voi_lut_is_applied_and_scaled_from_its_output_range():
+    item = Dataset()
+    item.LUTDescriptor = [2048, 0, 12]
+    item.add_new("LUTData", "US", [min(2 * value, 4095) for value in range(2048)])
+    pixels = read_image(dicom_bytes(CT, VOILUTSequence=[item], WindowCenter=40, WindowWidth=80))  # the LUT wins
+    assert pixels[0, :, 0] == pytest.approx(np.minimum(2 * CT[0], 4094) / 4094, abs=1e-6)
