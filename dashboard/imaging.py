@@ -1,7 +1,8 @@
 """Pictures for the review page, drawn here in Python (no JavaScript widget, nothing from a CDN): the image
 (decoded as the model receives it; a monochrome DICOM optionally through a window preset, the same decoding
-with another VOI window, so MONOCHROME1 is drawn positive as the model sees it), alpha-blended heatmaps, the expert outline, and the numbers a map
-earns against it (IoU, pointing game) and its deletion/insertion curves through the service.
+with another VOI window, so MONOCHROME1 is drawn positive as the model sees it), alpha-blended heatmaps, the
+expert outline, and the numbers a map earns against it (IoU, pointing game) and its deletion/insertion curves
+through the service.
 
 Only pixels are read from DICOM files: no tag is shown or stored. A case is named by the SHA-256 of its
 decoded pixels, never by a file name.
