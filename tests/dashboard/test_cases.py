@@ -59,7 +59,8 @@ def test_float_tiff_stretched_and_its_nan_twin_refused_with_the_count(shared_cas
 
 
 def test_exif_orientation_6_is_shown_upright(shared_cases):
-    upright, rotated = picture(shared_cases, "upright.jpg").pixels, picture(shared_cases, "exif_orientation_6.jpg").pixels
+    upright = picture(shared_cases, "upright.jpg").pixels
+    rotated = picture(shared_cases, "exif_orientation_6.jpg").pixels
     assert rotated.shape == upright.shape == (200, 256, 3)
     assert np.abs(rotated - upright).mean() < 0.01  # two JPEG encodings of the same picture
 

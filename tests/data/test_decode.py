@@ -96,7 +96,8 @@ def test_decompression_bombs_are_refused_before_decoding(tmp_path):
 
 def test_raw_arrays_are_checked():
     assert array_to_pixels(np.full((16, 16), 255, np.uint8)).max() == 1.0
-    for bad, message in [(np.full((16, 16), np.nan, np.float32), "NaN"), (np.zeros((4, 4), np.uint8), "at least 8 pixels"),
+    for bad, message in [(np.full((16, 16), np.nan, np.float32), "NaN"),
+                         (np.zeros((4, 4), np.uint8), "at least 8 pixels"),
                          (np.zeros((16, 16), np.int64), "dtype"), (np.full((16, 16), 2.0), "lie in")]:
         with pytest.raises(UserError, match=message):
             array_to_pixels(bad)
