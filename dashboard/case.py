@@ -17,6 +17,8 @@ class ReviewedMap:
     values: np.ndarray
     diagnostics: dict[str, float]
     seconds: float
+    undefined: dict[str, str] = field(default_factory=dict)
+    """Diagnostics that could not be computed, with the service's reason."""
 
     @property
     def dead(self) -> bool:
@@ -55,4 +57,5 @@ class Case:
             self.predicted = names[event.prediction.predicted]
             self.target = event.prediction.target
         self.maps[event.map.method] = ReviewedMap(event.map.method, map_values(event.map),
-                                                  dict(event.map.diagnostics), event.map.seconds)
+                                                  dict(event.map.diagnostics), event.map.seconds,
+                                                  dict(event.map.undefined))

@@ -1,27 +1,28 @@
 """Pictures for the review page, drawn here in Python (no JavaScript widget, nothing from a CDN): the image
-(DICOM through window/level presets), alpha-blended heatmaps, the expert outline, and the numbers a map
-earns against it (IoU, pointing game) and its deletion/insertion curves through the service.
+(decoded as the model receives it; a monochrome DICOM optionally through a window preset, the same decoding
+with another VOI window, so MONOCHROME1 is drawn positive as the model sees it), alpha-blended heatmaps, the
+expert outline, and the numbers a map earns against it (IoU, pointing game) and its deletion/insertion curves
+through the service.
 
 Only pixels are read from DICOM files: no tag is shown or stored. A case is named by the SHA-256 of its
 decoded pixels, never by a file name.
 """
 
 import hashlib
-import io
+import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-import pydicom
 import torch
 from matplotlib import colormaps
 from PIL import Image
-from pydicom.pixels import apply_modality_lut
 from skimage.segmentation import find_boundaries
 
 from medxai.data.dataset import to_model_input
-from medxai.data.decode import read_image
-from medxai.data.dicom import is_dicom
+from medxai.data.decode import MAX_PIXELS, read_image
+from medxai.data.dicom import MONOCHROME, Window, decode_dicom, is_dicom, photometric_interpretation
+from medxai.data.values import DecodeWarning
 from medxai.metrics import localisation
 from medxai.metrics.faithfulness import area_under, curves
 
@@ -34,13 +35,14 @@ OUTLINE_RGB = (0.0, 1.0, 0.0)
 
 @dataclass
 class Picture:
-    """An uploaded or picked image: its pixels (HxWx3 in [0, 1]), modality values for DICOM windowing, its
-    bytes as sent to the service, and its case id."""
+    """An uploaded or picked image: its pixels (HxWx3 in [0, 1], the model's view), its bytes as sent to the
+    service, its case id, whether window presets apply (a monochrome DICOM), and what decoding warned about."""
 
     pixels: np.ndarray
     data: bytes
     case_id: str
-    modality_values: np.ndarray | None = None
+    windows: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 def case_id(pixels: np.ndarray) -> str:
@@ -50,28 +52,24 @@ def case_id(pixels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _modality_values(data: bytes) -> np.ndarray | None:
-    """Rescaled values (Hounsfield units for CT) of a single-frame monochrome DICOM, else None."""
-    dataset = pydicom.dcmread(io.BytesIO(data), force=True)
-    if str(getattr(dataset, "PhotometricInterpretation", "")).upper() not in ("MONOCHROME1", "MONOCHROME2"):
-        return None
-    return np.asarray(apply_modality_lut(dataset.pixel_array, dataset), dtype=np.float64)
-
-
 def load_picture(data: bytes) -> Picture:
-    """Decode PNG, JPEG or DICOM bytes (a `UserError` says what is wrong with a bad file)."""
-    pixels = read_image(data)
-    values = _modality_values(data) if is_dicom(data) else None
-    return Picture(pixels, data, case_id(pixels), values)
+    """Decode bytes in any accepted format exactly as the CLI and the service do (a `UserError` says what is
+    wrong with a bad file); warnings a viewer would show (an out-of-standard window) are kept as notes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DecodeWarning)
+        pixels = read_image(data)
+    notes = [str(warning.message) for warning in caught if issubclass(warning.category, DecodeWarning)]
+    windows = is_dicom(data) and photometric_interpretation(data) in MONOCHROME
+    return Picture(pixels, data, case_id(pixels), windows, notes)
 
 
 def windowed(picture: Picture, preset: str) -> np.ndarray:
-    """The picture as shown: a DICOM through a window preset (width, level), anything else as decoded."""
-    if picture.modality_values is None or preset not in WINDOW_PRESETS:
+    """The picture as shown: a monochrome DICOM through a window preset (width, level) in place of its own VOI,
+    then its polarity, by the decoder the model input comes from; anything else as decoded."""
+    if not picture.windows or preset not in WINDOW_PRESETS:
         return picture.pixels
     width, level = WINDOW_PRESETS[preset]
-    gray = np.clip((picture.modality_values - (level - width / 2)) / width, 0, 1).astype(np.float32)
-    return np.repeat(gray[:, :, None], 3, axis=2)
+    return decode_dicom(picture.data, MAX_PIXELS, Window(center=level, width=width))
 
 
 def display_size(shape: tuple[int, ...]) -> tuple[int, int]:

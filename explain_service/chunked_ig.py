@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from medxai.explain import undefined
 from medxai.explain.base import Explanation, model_device
-from medxai.explain.integrated_gradients import SMOOTHING, ig_explanation
+from medxai.explain.integrated_gradients import SMOOTHING, gap_reasons, ig_explanation
 from medxai.metrics.faithfulness import substitute_images
 
 CHUNK_STEPS = 8
@@ -34,8 +35,8 @@ def gauss_legendre(steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, baselines: torch.Tensor, steps: int,
-              turn: Turn, chunk: int = CHUNK_STEPS) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attributions [N,3,H,W] (on the CPU) and the relative completeness gap per image."""
+              turn: Turn, chunk: int = CHUNK_STEPS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attributions [N,3,H,W] (on the CPU), the relative completeness gap and f(x) - f(x') per image."""
     device = model_device(model)
     images, baselines, targets = images.to(device), baselines.to(device), targets.to(device)
     alphas, weights = gauss_legendre(steps)
@@ -52,7 +53,7 @@ def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, bas
     with turn(), torch.no_grad():
         difference = (model(images) - model(baselines)).gather(1, targets.view(-1, 1)).squeeze(1)
     gaps = (attributions.flatten(1).sum(1) - difference).abs() / difference.abs().clamp_min(1e-6)
-    return attributions.detach().float().cpu(), gaps.float().cpu()
+    return attributions.detach().float().cpu(), gaps.float().cpu(), difference.detach().float().cpu()
 
 
 def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, turn: Turn, steps: int = 8,
@@ -62,12 +63,14 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, turn:
     start = time.perf_counter()
     baselines = substitute_images(images, baseline)
     while True:
-        attributions, gaps = attribute(model, images, targets, baselines, steps, turn, chunk)
-        if gaps.max() <= tolerance or steps * 2 > max_steps:
+        attributions, gaps, differences = attribute(model, images, targets, baselines, steps, turn, chunk)
+        reasons = gap_reasons(images, baselines, differences)
+        if all(reason or gap <= tolerance for gap, reason in zip(gaps.tolist(), reasons)) or steps * 2 > max_steps:
             break
         steps *= 2
-    diagnostics = [{"completeness_gap": float(gap), "steps": steps, "method": METHOD, "baseline": baseline,
-                    "chunks": -(-steps // chunk)} for gap in gaps]
+    diagnostics = [undefined.mark({"steps": steps, "method": METHOD, "baseline": baseline,
+                                   "chunks": -(-steps // chunk)}, "completeness_gap", gap, reason)
+                   for gap, reason in zip(gaps.tolist(), reasons)]
     return ig_explanation(attributions, diagnostics, smoothing, start)
 
 

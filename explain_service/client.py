@@ -43,7 +43,8 @@ def save_event(event: pb.ExplainEvent, out: Path) -> dict:
     if event.map.overlay_png:
         (out / f"{event.map.method}.png").write_bytes(event.map.overlay_png)
     return {"method": event.map.method, "seconds": round(event.map.seconds, 3),
-            "diagnostics": dict(event.map.diagnostics)}
+            "diagnostics": dict(event.map.diagnostics)} | ({"undefined": dict(event.map.undefined)}
+                                                           if event.map.undefined else {})
 
 
 def explain_to_folder(address: str, image: Path, out: Path, methods: list[str], token: str | None = None,

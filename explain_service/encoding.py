@@ -8,7 +8,7 @@ from PIL import Image
 
 from explain_service.protos import explain_pb2 as pb
 from medxai.checkpoint import CheckpointInfo
-from medxai.explain import Explanation
+from medxai.explain import Explanation, undefined
 from medxai.explain.overlay import overlay
 
 DIAGNOSTICS = ("completeness_gap", "steps", "r2", "samples", "segments", "dead", "relu_removed")
@@ -28,13 +28,15 @@ def overlay_png(pixels: torch.Tensor, saliency: torch.Tensor) -> bytes:
 
 
 def map_message(result: Explanation, pixels: torch.Tensor, overlays: bool) -> pb.Map:
-    """One image's map; numeric diagnostics of a single method (the fused map's are its parts')."""
+    """One image's map; numeric diagnostics of a single method (the fused map's are its parts'), those that
+    cannot be computed in `undefined` with their reason instead."""
     saliency = result.maps[0]
-    diagnostics = {key: float(value) for key, value in result.diagnostics[0].items()
-                   if key in DIAGNOSTICS or key.startswith("weight_")}
+    found = result.diagnostics[0]
+    diagnostics = {key: float(value) for key, value in found.items()
+                   if (key in DIAGNOSTICS or key.startswith("weight_")) and value is not None}
     return pb.Map(method=result.method, shape=list(saliency.shape), data=map_bytes(saliency),
                   overlay_png=overlay_png(pixels, saliency) if overlays else b"", diagnostics=diagnostics,
-                  seconds=result.seconds)
+                  seconds=result.seconds, undefined=found.get(undefined.KEY, {}))
 
 
 def prediction_message(probabilities: np.ndarray, class_names: list[str], target: int) -> pb.Prediction:

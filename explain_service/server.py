@@ -248,7 +248,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                 with call.stage("metrics"):
                     message.diagnostics.update(self.engine.faithfulness(pixels, prediction.target, result.maps[0],
                                                                         version))
-            call.record.setdefault("diagnostics", {})[result.method] = dict(message.diagnostics)
+            call.record.setdefault("diagnostics", {})[result.method] = dict(message.diagnostics) | (
+                {"undefined": dict(message.undefined)} if message.undefined else {})
             if index == len(settings.methods) - 1:
                 call.commit()
             yield prediction, model, message
@@ -260,9 +261,9 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                 response.prediction.CopyFrom(prediction)
                 response.model.CopyFrom(model)
                 response.maps.append(message)
-                if message.method == "ig":
+                if message.method == "ig" and "completeness_gap" in message.diagnostics:  # absent: undefined
                     response.ig_completeness_gap = message.diagnostics["completeness_gap"]
-                if message.method == "lime":
+                if message.method == "lime" and "r2" in message.diagnostics:
                     response.lime_r2 = message.diagnostics["r2"]
             response.seconds.update(call.seconds)
             return response

@@ -12,8 +12,7 @@ import torch
 from explain_service import chunked_ig
 from explain_service.protos import explain_pb2 as pb
 from medxai.data.dataset import to_model_input
-from medxai.data.decode import array_to_pixels, read_image
-from medxai.data.dicom import is_dicom
+from medxai.data.decode import FORMAT_LIST, array_to_pixels, image_format, read_image
 from medxai.errors import UserError
 from medxai.explain import cam
 from medxai.explain.fusion import DEFAULT_RULE, RULES, WEIGHTS, rule_passes
@@ -23,8 +22,6 @@ CAMS = ("cam", *cam.VARIANTS)
 METHODS = (*CAMS, "ig", "lime", "fusion")
 """In the order they are computed and streamed; an empty request gets DEFAULT_METHODS (cam, ig, lime, fusion)."""
 ARRAY_DTYPES = {"uint8": np.dtype("<u1"), "float32": np.dtype("<f4")}
-ENCODED_SIGNATURES = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
-"""What image.encoded may hold besides DICOM: the formats the proto promises, not everything Pillow opens."""
 DECODE_BYTES_PER_PIXEL = 56
 """Peak memory of decoding one pixel (float intermediates): 36 B measured for 8-bit PNG and JPEG, 42 for 16-bit
 PNG, 50 for 16-bit DICOM (tracemalloc, 1024x1024 images), plus Pillow's own buffers, which it does not see."""
@@ -91,7 +88,7 @@ def decode_image(image: pb.Image, image_size: int, max_pixels: int) -> tuple[tor
     decoders (Pillow, pydicom, NumPy) in ways their own error handling does not all foresee."""
     source = image.WhichOneof("source")
     if source is None:
-        raise UserError("the request has no image: set image.encoded (PNG, JPEG or DICOM bytes) or image.array")
+        raise UserError(f"the request has no image: set image.encoded ({FORMAT_LIST} bytes) or image.array")
     try:
         if source == "encoded":
             _check_format(image.encoded)
@@ -104,9 +101,10 @@ def decode_image(image: pb.Image, image_size: int, max_pixels: int) -> tuple[tor
 
 
 def _check_format(data: bytes) -> None:
-    if data and not is_dicom(data) and not any(data.startswith(magic) for magic in ENCODED_SIGNATURES.values()):
-        raise UserError(f"image.encoded must be {', '.join(ENCODED_SIGNATURES)} or DICOM (starts {data[:8]!r}); "
-                        f"send other formats as image.array")
+    """The formats `medxai.data.decode` accepts (the CLI's and the dashboard's), not everything Pillow opens."""
+    if data and image_format(data) is None:
+        raise UserError(f"image.encoded must be {FORMAT_LIST} (starts {data[:8]!r}); send other formats as "
+                        f"image.array")
 
 
 def _raw_array(array: pb.RawArray, max_pixels: int) -> np.ndarray:

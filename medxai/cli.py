@@ -1,9 +1,11 @@
 """The `medxai` command line: one Typer app, one module per command group under `medxai.commands`.
 
-User errors (`UserError`, missing files, bad options) end in one clear line on stderr and exit code 2.
+User errors (`UserError`, missing files, bad options) end in one clear line on stderr and exit code 2; an
+input a viewer would still show (`DecodeWarning`) is one warning line on stderr.
 """
 
 import sys
+import warnings
 
 import typer
 from rich.console import Console
@@ -29,10 +31,23 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Decode warnings as one line for the user; any other warning as Python shows it."""
+    from medxai.data.values import DecodeWarning
+    if issubclass(category, DecodeWarning):
+        stderr.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Console-script entry: Click handles usage errors (exit 2); user errors become one line and exit 2."""
+    warnings.showwarning = _show_warning
     try:
         app()
     except UserError as exc:
-        stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
+        stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

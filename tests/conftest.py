@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
+"""Unusual inputs as real files arrive (its README says what each is and its right outcome); never copied here."""
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +53,10 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_cases() -> Path:
+    if not SHARED_CASES.is_dir():
+        pytest.skip(f"cases folder {SHARED_CASES} is absent")
+    return SHARED_CASES

@@ -58,7 +58,7 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
 
 
 def predict(checkpoint: str | Path, images: list[str | Path], precision: str = "auto") -> list[dict]:
-    """Class probabilities for each image file (PNG, JPEG, DICOM, .npy)."""
+    """Class probabilities for each image file (any of `medxai.data.decode.FORMATS`)."""
     model, info = load_checkpoint(checkpoint)
     batch = torch.stack([to_model_input(read_image(path), info.image_size) for path in images])
     with torch.inference_mode(), autocast(torch.device("cpu"), use_bf16(precision, "cpu")):

@@ -14,10 +14,11 @@ from dashboard.provenance import read_provenance, sanity_result
 from dashboard.ui import CASE_KEY, banner, reviewer, served_models, settings
 from dashboard import pacs_worklist
 from dashboard.worklist import read_worklist
+from medxai.data.decode import FORMAT_LIST, SUFFIXES
 from medxai.errors import UserError
 
 METHODS = list(METHOD_NAMES)
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "dcm", "dicom"]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in SUFFIXES]
 
 config = settings()
 reviewer()
@@ -59,7 +60,7 @@ def chosen_case() -> Case | None:
     source = st.radio("Image", sources, horizontal=True, key="source") if len(sources) > 1 else "Upload"
     try:
         if source == "Upload":
-            upload = st.file_uploader("PNG, JPEG or DICOM", type=UPLOAD_TYPES, key="upload")
+            upload = st.file_uploader(FORMAT_LIST, type=UPLOAD_TYPES, key="upload")
             return Case(load_picture(upload.getvalue()), dataset="upload") if upload else None
         if source == "PACS":
             return pacs_case()
@@ -80,9 +81,13 @@ def hints(case: Case, method: str) -> list[str]:
     if "completeness_gap" in found.diagnostics:
         lines.append(f"IG completeness gap {100 * found.diagnostics['completeness_gap']:.1f} % "
                      f"({int(found.diagnostics.get('steps', 0))} steps)")
+    if "completeness_gap" in found.undefined:
+        lines.append(f"IG completeness gap undefined: {found.undefined['completeness_gap']}")
     if "r2" in found.diagnostics:
         lines.append(f"LIME surrogate R² {found.diagnostics['r2']:.2f} ({int(found.diagnostics.get('samples', 0))} "
                      f"samples)")
+    if "r2" in found.undefined:
+        lines.append(f"LIME surrogate R² undefined: {found.undefined['r2']}")
     if found.dead:
         lines.insert(0, "no positive evidence: this method found nothing that raises the score at its layer, so "
                         "there is no map to show")
@@ -154,7 +159,7 @@ shown = controls[0].multiselect("Methods", METHODS, default=METHODS, format_func
 opacity = controls[1].slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="opacity")
 version = controls[2].selectbox("Model version", versions, index=len(versions) - 1, key="version")
 window = FILE_WINDOW
-if case is not None and case.picture.modality_values is not None:
+if case is not None and case.picture.windows:
     window = controls[3].selectbox("Window", [FILE_WINDOW, *WINDOW_PRESETS], key="window",
                                    format_func=lambda name: name if name == FILE_WINDOW else
                                    f"{name} ({WINDOW_PRESETS[name][0]}/{WINDOW_PRESETS[name][1]})")
@@ -167,6 +172,8 @@ stored = st.session_state.get(CASE_KEY)
 if stored is not None and stored.key == case.key and stored.complete:
     case = stored
 image = windowed(case.picture, window)
+for note in case.picture.notes:
+    st.warning(note)
 prediction_area, progress_area, maps_area = st.empty(), st.empty(), st.empty()
 if not case.complete:
     st.session_state[CASE_KEY] = case

@@ -139,7 +139,7 @@ class ExplainRequest(_message.Message):
     def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., target: _Optional[int] = ..., methods: _Optional[_Iterable[str]] = ..., ig: _Optional[_Union[IntegratedGradientsSettings, _Mapping]] = ..., lime: _Optional[_Union[LimeSettings, _Mapping]] = ..., fusion_weights: _Optional[_Mapping[str, float]] = ..., faithfulness: _Optional[bool] = ..., overlays: _Optional[bool] = ..., fusion_rule: _Optional[str] = ...) -> None: ...
 
 class Map(_message.Message):
-    __slots__ = ("method", "shape", "data", "overlay_png", "diagnostics", "seconds")
+    __slots__ = ("method", "shape", "data", "overlay_png", "diagnostics", "seconds", "undefined")
     class DiagnosticsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -147,19 +147,28 @@ class Map(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class UndefinedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     METHOD_FIELD_NUMBER: _ClassVar[int]
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_PNG_FIELD_NUMBER: _ClassVar[int]
     DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    UNDEFINED_FIELD_NUMBER: _ClassVar[int]
     method: str
     shape: _containers.RepeatedScalarFieldContainer[int]
     data: bytes
     overlay_png: bytes
     diagnostics: _containers.ScalarMap[str, float]
     seconds: float
-    def __init__(self, method: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., overlay_png: _Optional[bytes] = ..., diagnostics: _Optional[_Mapping[str, float]] = ..., seconds: _Optional[float] = ...) -> None: ...
+    undefined: _containers.ScalarMap[str, str]
+    def __init__(self, method: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., overlay_png: _Optional[bytes] = ..., diagnostics: _Optional[_Mapping[str, float]] = ..., seconds: _Optional[float] = ..., undefined: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ExplainResponse(_message.Message):
     __slots__ = ("request_id", "prediction", "model", "maps", "seconds", "ig_completeness_gap", "lime_r2")

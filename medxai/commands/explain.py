@@ -12,7 +12,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     @app.command("explain")
     def explain(
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
-        image: Path = typer.Option(..., help="PNG, JPEG, DICOM or .npy image."),
+        image: Path = typer.Option(..., help="PNG, JPEG, TIFF, DICOM or NumPy .npy image."),
         out: Path = typer.Option(..., help="Folder for <method>.npy, <method>.png and explanation.json."),
         methods: str = typer.Option("cam,ig,lime,fusion", help="Comma-separated: cam (the default CAM), gradcam (the "
                                     "paper's), gradcam++, hirescam, layercam, ig, lime, fusion."),

@@ -85,7 +85,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
 
     @app.command("request")
     def request(
-        image: Path = typer.Option(..., help="PNG, JPEG or DICOM file to explain."),
+        image: Path = typer.Option(..., help="PNG, JPEG, TIFF, DICOM or NumPy .npy file to explain."),
         out: Path = typer.Option(..., help="Folder for <method>.npy, <method>.png and response.json."),
         address: str = typer.Option("127.0.0.1:50051", envvar="MEDXAI_SERVICE", help="The explain service."),
         methods: str = typer.Option("cam,ig,lime,fusion", help="Comma-separated: cam, gradcam, gradcam++, hirescam, "

@@ -83,7 +83,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
 
     @app.command("predict")
     def predict(
-        images: list[Path] = typer.Argument(..., help="PNG, JPEG, DICOM or .npy files."),
+        images: list[Path] = typer.Argument(..., help="PNG, JPEG, TIFF, DICOM or NumPy .npy files."),
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint."),
         precision: str = precision_option(),
     ) -> None:

@@ -9,10 +9,12 @@ import csv
 import re
 from pathlib import Path
 
+from medxai.data.decode import SUFFIXES
 from medxai.data.records import DatasetSpec, ImageRecord
 from medxai.errors import UserError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".npy")
+IMAGE_SUFFIXES = SUFFIXES
+"""Tried in this order for each image_id: the accepted formats of `medxai.data.decode`."""
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
 GROUP_BLOCK = 10
 

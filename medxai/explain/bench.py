@@ -113,8 +113,8 @@ def compare(model: nn.Module, image: torch.Tensor, target: int, seed: int, lime_
            "naive_total_s": round(sum(naive["seconds"].values()), 3), "ours_total_s": round(ours["fusion"].seconds, 3),
            **{f"spearman_{name}": round(rank_correlation(computed[name], naive["maps"][name]), 4)
               for name in naive["maps"]},
-           "ig_completeness_gap": round(ig["completeness_gap"], 5), "ig_steps": ig["steps"],
-           "lime_samples": lime["samples"], "lime_segments": lime["segments"], "lime_r2": round(lime["r2"], 4),
+           "ig_completeness_gap": _rounded(ig["completeness_gap"], 5), "ig_steps": ig["steps"],
+           "lime_samples": lime["samples"], "lime_segments": lime["segments"], "lime_r2": _rounded(lime["r2"], 4),
            "same_superpixels": bool(np.array_equal(naive["segments"], ours["lime"].raw[0][0]))}
     if lime_ceiling:
         again, _ = naive_lime(model, image, target, seed, sampling_seed=seed + 1)
@@ -151,5 +151,11 @@ def bench_explain(checkpoint: str | Path, seed: int = 0, device: str = "cpu", im
              if key.startswith(("spearman_", "lime_self", "naive_total", "ours_total", "lime_samples"))}
     return summary | means | {
         "speedup": round(sum(row["naive_total_s"] for row in rows) / sum(row["ours_total_s"] for row in rows), 2),
-        "ig_completeness_gap": max(row["ig_completeness_gap"] for row in rows),
+        "ig_completeness_gap": max((row["ig_completeness_gap"] for row in rows
+                                    if row["ig_completeness_gap"] is not None), default=None),
         "same_superpixels": all(row["same_superpixels"] for row in rows), "per_image": rows}
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    """A diagnostic rounded, or None where it is undefined (`medxai.explain.undefined`)."""
+    return None if value is None else round(value, digits)

@@ -2,7 +2,8 @@
 
 Gauss-Legendre reaches the 50-step Riemann answer in far fewer steps; the step count doubles from `steps`
 until every image's completeness gap |sum(attributions) - (f(x) - f(x'))| / |f(x) - f(x')| is within
-`tolerance` (or `max_steps` is reached), so speed is never bought with an unfaithful map.
+`tolerance` (or `max_steps` is reached), so speed is never bought with an unfaithful map. The gap is undefined
+(`medxai.explain.undefined`) where the image equals the baseline or f(x) - f(x') is near zero.
 """
 
 import math
@@ -13,14 +14,16 @@ from captum.attr import IntegratedGradients
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
+from medxai.explain import undefined
 from medxai.explain.base import Explanation, as_model_input, explanation, fast_mode, model_device
 from medxai.metrics.faithfulness import substitute_images
 
 
 def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, baselines: torch.Tensor,
               steps: int, method: str = "gausslegendre", precision: str = "auto",
-              internal_batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attributions [N,3,H,W] (fp32, on the CPU) and the relative completeness gap per image, in one Captum call."""
+              internal_batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attributions [N,3,H,W] (fp32, on the CPU), the relative completeness gap and f(x) - f(x') per image, in
+    one Captum call."""
     targets = targets.to(model_device(model))
     with fast_mode(model, precision):
         attributions, delta = IntegratedGradients(model).attribute(
@@ -30,7 +33,7 @@ def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, bas
             difference = (model(as_model_input(model, images, precision)) - model(as_model_input(model, baselines, precision))).float()
     difference = difference.gather(1, targets.view(-1, 1)).squeeze(1)
     gaps = delta.detach().float().abs() / difference.abs().clamp_min(1e-6)
-    return attributions.detach().float().cpu(), gaps.cpu()
+    return attributions.detach().float().cpu(), gaps.cpu(), difference.cpu()
 
 
 SMOOTHING = 0.06
@@ -69,10 +72,19 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, steps
     start = time.perf_counter()
     baselines = substitute_images(images, baseline)
     while True:
-        attributions, gaps = attribute(model, images, targets, baselines, steps, method, precision, internal_batch_size)
-        if gaps.max() <= tolerance or steps * 2 > max_steps:
+        attributions, gaps, differences = attribute(model, images, targets, baselines, steps, method, precision,
+                                                    internal_batch_size)
+        reasons = gap_reasons(images, baselines, differences)
+        if all(reason or gap <= tolerance for gap, reason in zip(gaps.tolist(), reasons)) or steps * 2 > max_steps:
             break
         steps *= 2
-    diagnostics = [{"completeness_gap": float(gap), "steps": steps, "method": method, "baseline": baseline}
-                   for gap in gaps]
+    diagnostics = [undefined.mark({"steps": steps, "method": method, "baseline": baseline}, "completeness_gap",
+                                  gap, reason) for gap, reason in zip(gaps.tolist(), reasons)]
     return ig_explanation(attributions, diagnostics, smoothing, start)
+
+
+def gap_reasons(images: torch.Tensor, baselines: torch.Tensor, differences: torch.Tensor) -> list[str | None]:
+    """Per image, why its completeness gap is undefined (None where it is defined): more steps cannot help."""
+    same = (images.cpu() == baselines.cpu()).flatten(1).all(1).tolist()
+    return [undefined.completeness_gap_reason(equal, difference)
+            for equal, difference in zip(same, differences.tolist())]

@@ -22,7 +22,7 @@ from sklearn.metrics import pairwise_distances
 from torch import nn
 
 from medxai.explain.base import Explanation, explanation, fast_mode, model_device, predict_probabilities
-from medxai.explain import lime_device
+from medxai.explain import lime_device, undefined
 from medxai.explain.onnx_predictor import onnx_predictor
 from medxai.precision import use_bf16
 
@@ -87,7 +87,8 @@ def explain_image(predict: Predict, image: np.ndarray, target: int, segments: np
                   min_samples: int = 100, chunk: int = 50, convergence: float = 0.98,
                   seed: int = 0) -> tuple[np.ndarray, dict]:
     """Superpixel weights for one HxWx3 image; samples are added `chunk` at a time until the weights of two
-    successive fits correlate >= `convergence` (after `min_samples`) or `max_samples` is reached."""
+    successive fits correlate >= `convergence` (after `min_samples`) or `max_samples` is reached. R^2 is
+    undefined (`medxai.explain.undefined`) when the explained probability does not vary or the map is zero."""
     rng = np.random.default_rng(seed)
     features = int(segments.max()) + 1
     rows = np.ones((0, features), dtype=np.int64)
@@ -106,7 +107,8 @@ def explain_image(predict: Predict, image: np.ndarray, target: int, segments: np
         if previous is not None and _correlation(weights, previous) >= convergence:
             break
         previous = weights
-    return weights, {"r2": r2, "samples": len(rows), "segments": features, "seed": seed}
+    reason = undefined.r2_reason(probabilities[:, target], weights)
+    return weights, undefined.mark({"samples": len(rows), "segments": features, "seed": seed}, "r2", r2, reason)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:

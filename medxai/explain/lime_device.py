@@ -14,6 +14,7 @@ import time
 import torch
 from torch import nn
 
+from medxai.explain import undefined
 from medxai.explain.base import Explanation, as_model_input, explanation, fast_mode, model_device
 
 KERNEL_WIDTH = 0.25
@@ -93,7 +94,9 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, sampl
         weights, r2 = weighted_ridge(rows, probabilities[:, target:target + 1])
         maps.append(weights[0].float()[labels].cpu())
         raw.append((labels.cpu().numpy(), weights[0].cpu().numpy()))
-        diagnostics.append({"r2": float(r2[0]), "samples": samples, "segments": features, "seed": seed,
-                            "segmentation": "given" if segments is not None else "device-slic"})
+        reason = undefined.r2_reason(probabilities[:, target].float().cpu().numpy(), weights[0].cpu().numpy())
+        diagnostics.append(undefined.mark({"samples": samples, "segments": features, "seed": seed,
+                                           "segmentation": "given" if segments is not None else "device-slic"},
+                                          "r2", float(r2[0]), reason))
     unscaled = torch.stack(maps)
     return explanation("lime", unscaled, raw, diagnostics, start)

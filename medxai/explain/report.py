@@ -1,6 +1,7 @@
 """Explain one image file with a checkpoint and write what a person (or a script) reads: per-method maps as
 .npy, colour overlays as .png, and explanation.json (prediction, seconds per method, IG completeness gap,
-LIME R^2, seeds, the normalisation)."""
+LIME R^2, seeds, the normalisation). A diagnostic that cannot be computed is null, with its reason under
+"undefined" (`medxai.explain.undefined`)."""
 
 import json
 from pathlib import Path
@@ -12,6 +13,7 @@ from medxai.checkpoint import load_checkpoint
 from medxai.data import read_image
 from medxai.data.dataset import to_model_input
 from medxai.errors import UserError
+from medxai.explain import undefined
 from medxai.explain.base import model_device
 from medxai.explain.evaluation import model_predictor
 from medxai.explain.overlay import save_overlay
@@ -54,9 +56,11 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
         save_overlay(out / f"{name}.png", image_hwc, saliency)
         report["methods"][name] = {"seconds": round(explanation.seconds, 3), "npy": f"{name}.npy",
                                    "png": f"{name}.png", "diagnostics": explanation.diagnostics[0]}
-    if "ig" in explanations:
-        report["ig_completeness_gap"] = explanations["ig"].diagnostics[0]["completeness_gap"]
-    if "lime" in explanations:
-        report["lime_r2"] = explanations["lime"].diagnostics[0]["r2"]
+    for method, name, key in (("ig", "completeness_gap", "ig_completeness_gap"), ("lime", "r2", "lime_r2")):
+        if method in explanations:
+            found = explanations[method].diagnostics[0]
+            report[key] = found[name]
+            if name in found.get(undefined.KEY, {}):
+                report.setdefault(undefined.KEY, {})[key] = found[undefined.KEY][name]
     (out / "explanation.json").write_text(json.dumps(report, indent=2, default=str))
     return report

@@ -54,3 +54,29 @@ def test_overlay_outline_and_localisation():
     assert ((drawn == (0, 255, 0)).all(axis=2)).sum() > 0  # the outline
     assert localisation_scores(mask.astype(np.float32), mask) == {"iou": 1.0, "pointing_game": 1.0}
     assert localisation_scores(1 - mask.astype(np.float32), mask)["pointing_game"] == 0.0
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+@pytest.mark.parametrize("preset", list(WINDOW_PRESETS))
+def test_monochrome1_presets_are_drawn_positive_like_the_model_input(preset):
+    """A MONOCHROME1 file holding the same Hounsfield units is shown inverted after the window (PS3.3
+    C.7.6.3.1.2), so the drawing follows the model input, never its negative."""
+    stored = np.tile(np.repeat(np.array(HOUNSFIELD) + 1024, 2), (16, 1))
+    second = load_picture(dicom_bytes(stored, RescaleIntercept=-1024, RescaleSlope=1))
+    first = load_picture(dicom_bytes(stored, "MONOCHROME1", RescaleIntercept=-1024, RescaleSlope=1))
+    assert first.windows and second.windows
+    assert np.allclose(windowed(first, preset), 1 - windowed(second, preset))
+    assert np.allclose(first.pixels, 1 - second.pixels)
+    for picture in (first, second):
+        assert correlation(windowed(picture, preset), picture.pixels) > 0.5
+
+
+def test_colour_and_raster_pictures_have_no_window_presets():
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    png = io.BytesIO()
+    Image.fromarray(rgb).save(png, format="PNG")
+    picture = load_picture(png.getvalue())
+    assert not picture.windows and windowed(picture, "brain") is picture.pixels

@@ -114,3 +114,32 @@ def test_lime_segments_itself_with_lime_default_quickshift():
     labels, weights = explanation.raw[0]
     np.testing.assert_array_equal(labels, lime.segment(images[0].permute(1, 2, 0).numpy(), "quickshift", 0))
     assert len(weights) == labels.max() + 1
+
+
+def test_ig_completeness_gap_is_undefined_for_an_image_equal_to_its_baseline_or_with_no_output_change():
+    model, images = Linear(), textured_images()
+    images[0] = 0  # the zero baseline itself
+    explanation = integrated_gradients.explain(model, images, torch.tensor([0, 2]), steps=4, max_steps=16,
+                                               precision="fp32")
+    black, textured = explanation.diagnostics
+    assert black["completeness_gap"] is None and black["steps"] == 4  # more steps cannot help
+    assert black["undefined"] == {"completeness_gap": "the image equals IG's baseline, so there is nothing to "
+                                                      "attribute"}
+    assert textured["completeness_gap"] < 1e-3 and "undefined" not in textured
+    with torch.no_grad():
+        model.fc.weight.zero_()  # the output no longer depends on the image
+    flat = integrated_gradients.explain(model, textured_images(1), torch.tensor([0]), steps=4, precision="fp32")
+    assert flat.diagnostics[0]["completeness_gap"] is None
+    reason = flat.diagnostics[0]["undefined"]["completeness_gap"]
+    assert "differs by only 0 between the image and IG's baseline" in reason
+
+
+def test_lime_r2_is_undefined_when_the_probability_does_not_vary():
+    def constant(batch: np.ndarray) -> np.ndarray:
+        return np.tile([[0.3, 0.7]], (len(batch), 1))
+
+    explanation = lime.explain(None, textured_images(1), torch.tensor([1]), predict=constant,
+                               segments=[grid_segments(SIZE)], max_samples=200, min_samples=100, chunk=50)
+    diagnostics = explanation.diagnostics[0]
+    assert diagnostics["r2"] is None and "varies by only 0 over LIME's samples" in diagnostics["undefined"]["r2"]
+    assert not explanation.maps.any()
