@@ -87,6 +87,16 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     dicomweb_option = typer.Option(..., envvar="MEDXAI_DICOMWEB", help="The PACS's DICOMweb root URL.")
     user_option = typer.Option(None, envvar="MEDXAI_DICOMWEB_USER", help="HTTP basic-auth user of the PACS.")
     password_option = typer.Option(None, envvar="MEDXAI_DICOMWEB_PASSWORD_FILE", help="File holding its password.")
+    service_option = typer.Option("127.0.0.1:50051", envvar="MEDXAI_SERVICE", help="The explain service.")
+    token_option = typer.Option(None, envvar="MEDXAI_TOKEN_FILE", help="The service's bearer token.")
+    tls_option = typer.Option(None, envvar="MEDXAI_TLS_CA", help="CA certificate of a TLS service.")
+    ig_steps_option = typer.Option(0, help="IG steps (0: the service's default).")
+    lime_samples_option = typer.Option(0, help="LIME samples (0: the service's default).")
+    audit_option = typer.Option(Path("pacs-audit.jsonl"), envvar="MEDXAI_PACS_AUDIT_LOG",
+                                help="One JSON line per processed instance (no pixels, no patient data).")
+    repository_option = typer.Option(None, envvar="MEDXAI_MODEL_REPOSITORY",
+                                     help="Triton's repository folder: the report then says whether the served "
+                                          "version passed the release gate's sanity check.")
 
     @pacs_app.command("store")
     def store_files(
@@ -121,16 +131,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         study: str = typer.Option(..., help="Study Instance UID."),
         series: str = typer.Option(None, help="Series Instance UID (default: every series of the study)."),
         dicomweb: str = dicomweb_option, user: str = user_option, password_file: Path = password_option,
-        service: str = typer.Option("127.0.0.1:50051", envvar="MEDXAI_SERVICE", help="The explain service."),
-        token_file: Path = typer.Option(None, envvar="MEDXAI_TOKEN_FILE", help="The service's bearer token."),
-        tls_ca: Path = typer.Option(None, envvar="MEDXAI_TLS_CA", help="CA certificate of a TLS service."),
-        ig_steps: int = typer.Option(0, help="IG steps (0: the service's default)."),
-        lime_samples: int = typer.Option(0, help="LIME samples (0: the service's default)."),
-        audit_log: Path = typer.Option(Path("pacs-audit.jsonl"), envvar="MEDXAI_PACS_AUDIT_LOG",
-                                       help="One JSON line per processed instance (no pixels, no patient data)."),
-        model_repository: Path = typer.Option(None, envvar="MEDXAI_MODEL_REPOSITORY",
-                                              help="Triton's repository folder: the report then says whether the "
-                                                   "served version passed the release gate's sanity check."),
+        service: str = service_option, token_file: Path = token_option, tls_ca: Path = tls_option,
+        ig_steps: int = ig_steps_option, lime_samples: int = lime_samples_option, audit_log: Path = audit_option,
+        model_repository: Path = repository_option,
     ) -> None:
         """Explain a stored study (WADO-RS) and store the results into it (STOW-RS): per image a Parametric Map
         per map, a Secondary Capture overlay and a Structured Report. Images already explained by the served
@@ -162,16 +165,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         queue: Path = typer.Option(Path("pacs-queue"), envvar="MEDXAI_PACS_QUEUE",
                                    help="Folder of the on-disk work queue (keep it on persistent storage)."),
         dicomweb: str = dicomweb_option, user: str = user_option, password_file: Path = password_option,
-        service: str = typer.Option("127.0.0.1:50051", envvar="MEDXAI_SERVICE", help="The explain service."),
-        token_file: Path = typer.Option(None, envvar="MEDXAI_TOKEN_FILE", help="The service's bearer token."),
-        tls_ca: Path = typer.Option(None, envvar="MEDXAI_TLS_CA", help="CA certificate of a TLS service."),
-        ig_steps: int = typer.Option(0, help="IG steps (0: the service's default)."),
-        lime_samples: int = typer.Option(0, help="LIME samples (0: the service's default)."),
-        audit_log: Path = typer.Option(Path("pacs-audit.jsonl"), envvar="MEDXAI_PACS_AUDIT_LOG",
-                                       help="One JSON line per processed instance (no pixels, no patient data)."),
-        model_repository: Path = typer.Option(None, envvar="MEDXAI_MODEL_REPOSITORY",
-                                              help="Triton's repository folder: the report then says whether the "
-                                                   "served version passed the release gate's sanity check."),
+        service: str = service_option, token_file: Path = token_option, tls_ca: Path = tls_option,
+        ig_steps: int = ig_steps_option, lime_samples: int = lime_samples_option, audit_log: Path = audit_option,
+        model_repository: Path = repository_option,
         max_attempts: int = typer.Option(8, help="Attempts per instance before it is set aside in QUEUE/failed."),
         retry_base_s: float = typer.Option(2.0, help="Wait after the first failed attempt; doubles each time."),
     ) -> None:
