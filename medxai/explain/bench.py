@@ -1,6 +1,6 @@
 """`medxai bench explain`: the naive pipeline a user would write against ours, on the same trained model and
-image, in one process. Naive: the grad-cam package's default CAM class called as its README shows (at our
-CAM's variant and layer), Captum's IntegratedGradients (fp32, 50 steps) and lime's LimeImageExplainer (1000
+image, in one process. Naive: the grad-cam package's CAM class called as its README shows (at our CAM's
+variant, explained score and layer), Captum's IntegratedGradients (fp32, 50 steps) and lime's LimeImageExplainer (1000
 samples, quickshift, batch 10), each at its library defaults. Ours: the defaults of `medxai.explain` (the served
 maps: cam, ig, lime, fusion). Quality is the Spearman correlation of each of our maps with the naive one (IG
 before our smoothing, which is a choice of display measured by `medxai bench maps`, not of computation; LIME on
@@ -78,7 +78,9 @@ def naive_pipeline(model: nn.Module, image: torch.Tensor, target: int, seed: int
     seconds, maps = {}, {}
     start = time.perf_counter()
     with cam.VARIANTS[cam.DEFAULT_VARIANT](model=model, target_layers=[model.get_submodule(model.cam_layer)]) as cams:
-        maps["cam"] = torch.from_numpy(cams(input_tensor=inputs, targets=[ClassifierOutputTarget(target)])[0])
+        explained = ClassifierOutputTarget(target) if cam.DEFAULT_SCORE == "logit" else \
+            (lambda output: torch.log_softmax(output, dim=-1)[target])  # the library's target protocol
+        maps["cam"] = torch.from_numpy(cams(input_tensor=inputs, targets=[explained])[0])
     seconds["cam"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -7,7 +7,8 @@ Rules (`RULES`):
   was dead on most images, so 40 % of the fused map was nothing (issue 17). Costs nothing.
 - `faithfulness`: the alive weights times each map's own faithfulness on that image, max(0, insertion AUC -
   deletion AUC) through the model that is explained (Petsiuk et al. 2018; `medxai.metrics.faithfulness`), so
-  a map whose top pixels do not move the prediction counts less. Costs 2 (steps + 1) model passes per map.
+  a map whose top pixels do not move the prediction counts less; where no live map scores above 0, the alive
+  weights. Costs 2 (steps + 1) model passes per map.
 
 Which rule is the default was chosen by measurement (README "Which maps, measured").
 """
@@ -72,11 +73,15 @@ def image_weights(parts: list[Explanation], rule: str = DEFAULT_RULE, weights: d
     if rule == "faithfulness":
         if images is None or targets is None or predict is None:
             raise ValueError("the faithfulness rule needs the images, targets and a predict function")
+        alive = [dict(row) for row in table]
         for part in parts:
             deletion = deletion_auc(predict, images, part.maps, targets, steps=steps)
             insertion = insertion_auc(predict, images, part.maps, targets, steps=steps)
             for index in range(count):
                 table[index][part.method] *= max(0.0, float(insertion[index] - deletion[index]))
+        # Where no live map moves the prediction more on insertion than on deletion, faithfulness cannot choose:
+        # the live maps keep their base weights rather than the fused map going blank.
+        table = [row if sum(row.values()) > 0 else fallback for row, fallback in zip(table, alive)]
     return [{name: value / sum(row.values()) if sum(row.values()) > 0 else 0.0 for name, value in row.items()}
             for row in table]
 

@@ -4,7 +4,7 @@ deletion and insertion curves come on demand, classified by the service."""
 
 from tests.dashboard.conftest import open_page
 
-OVERLAYS = ["Grad-CAM overlay", "Integrated Gradients overlay", "LIME overlay", "Fused map overlay"]
+OVERLAYS = ["Class-activation map overlay", "Integrated Gradients overlay", "LIME overlay", "Fused map overlay"]
 
 
 def captions(app) -> str:

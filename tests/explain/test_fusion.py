@@ -88,6 +88,14 @@ def test_faithfulness_rule_weighs_maps_by_their_own_deletion_and_insertion():
         image_weights(maps, "vote")
 
 
+def test_faithfulness_rule_falls_back_to_the_live_maps_when_none_moves_the_prediction():
+    images = torch.rand(1, 3, 8, 8)
+    constant = lambda batch: torch.tensor([[0.7, 0.3]]).expand(len(batch), 2)  # nothing changes the score
+    maps = [explanation("cam", torch.rand(1, 8, 8), None, [{}], 0.0), explanation("ig", torch.rand(1, 8, 8), None, [{}], 0.0)]
+    weights = image_weights(maps, "faithfulness", images=images, targets=torch.tensor([0]), predict=constant)[0]
+    assert weights == {"cam": 0.5, "ig": 0.5}  # the alive weights, not a blank fused map
+
+
 def test_fused_explanation_keeps_its_parts_and_its_weights():
     parts = [Explanation(name, torch.ones(1, 2, 2) * value, torch.zeros(1, 2, 2), diagnostics=[{"n": value}],
                          seconds=1.0) for name, value in (("gradcam", 1.0), ("ig", 0.5), ("lime", 0.0))]

@@ -233,7 +233,7 @@ def test_full_server_answers_resource_exhausted_with_a_retry_hint(triton, make_s
     with channel:
         stream = stub.ExplainStream(pb.ExplainRequest(image=pb.Image(encoded=lesion_image),
                                                       lime=pb.LimeSettings(samples=2000)), timeout=120)
-        assert next(stream).map.method == "gradcam"  # the only slot is taken until the stream ends
+        assert next(stream).map.method == "cam"  # the only slot is taken until the stream ends
         with pytest.raises(grpc.RpcError) as refused:
             stub.Predict(pb.PredictRequest(image=raw(np.zeros((32, 32), np.uint8))), timeout=30)
         stream.cancel()
