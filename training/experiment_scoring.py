@@ -21,7 +21,7 @@ PAPER_METHODS = (*PAPER_COMPONENTS, "fusion")
 and the 0.4/0.4/0.2 fusion (rule `paper`)."""
 
 BASELINES = {"centred_disc": localisation.centred_disc, "whole_image": localisation.whole_image}
-PAIRS = [f"{a}+{b}" for a, b in combinations(COMPONENTS, 2)]
+PAIRS = [f"{a}+{b}" for a, b in combinations(PAPER_COMPONENTS, 2)]
 LOCALISATION = list(localisation.HIGHER_IS_BETTER)
 METRICS = [*LOCALISATION, "deletion_auc", "insertion_auc"]
 
