@@ -12,10 +12,10 @@ from torch.utils.data import Dataset
 from medxai.explain import lime
 from medxai.explain.evaluation import localised_items, model_predictor
 from medxai.explain.fusion import PAPER_WEIGHTS, fuse
-from medxai.explain.pipeline import COMPONENTS, run_methods
+from medxai.explain.pipeline import COMPONENTS, fused_components, run_methods
 from medxai.metrics import faithfulness, localisation
 
-PAPER_COMPONENTS = ("gradcam", "ig", "lime")
+PAPER_COMPONENTS = fused_components("paper")
 PAPER_METHODS = (*PAPER_COMPONENTS, "fusion")
 """The seed paper's tables are recomputed with its own methods: Grad-CAM at the attention output, raw IG, LIME,
 and the 0.4/0.4/0.2 fusion (rule `paper`)."""

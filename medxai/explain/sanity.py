@@ -12,8 +12,7 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-DEFAULT_METHODS = ("cam", "ig", "lime", "fusion")
-"""The maps the service returns by default (`medxai.explain.pipeline.DEFAULT_METHODS`)."""
+from medxai.explain.pipeline import DEFAULT_METHODS, run_methods
 
 
 def top_modules(model: nn.Module, count: int) -> list[str]:
@@ -52,7 +51,6 @@ def model_randomisation_check(model: nn.Module, images: torch.Tensor, targets: t
     model `passed` when the decisive map (the fused one when asked for, else the first) changes (mean below
     `threshold`) and not every map is dead on every image; the other methods are reported, a dead optional
     method is not a reason to refuse."""
-    from medxai.explain.pipeline import run_methods  # pipeline imports this module's callers
     names = top_modules(model, layers)
     before = run_methods(model, images, targets, list(methods), options, precision)
     after = run_methods(randomise(model, names, seed).eval(), images, targets, list(methods), options, precision)
