@@ -54,10 +54,10 @@ def kustomize(folder: Path) -> str:
     return result.stdout
 
 
-def _overlay_image(overlay: Path) -> str:
-    """The registry name the overlay gives our image (what an image override must match)."""
+def _overlay_image(overlay: Path) -> dict:
+    """The overlay's kustomize `images` entry for our image ({"name": "medxai", "newName": ..., "newTag": ...})."""
     images = yaml.safe_load((overlay / "kustomization.yaml").read_text()).get("images", [])
-    return next((image.get("newName", IMAGE) for image in images if image["name"] == IMAGE), IMAGE)
+    return next((image for image in images if image["name"] == IMAGE), {"name": IMAGE})
 
 
 def _image_pin(image_tag: str) -> dict:
@@ -84,8 +84,15 @@ def render(overlay: str, image_tag: str | None = None, with_components: Sequence
         # A kustomization around the overlay; kustomize takes only relative paths to other kustomizations.
         kustomization = {"resources": [os.path.relpath(folder, wrapper)],
                          "components": [os.path.relpath(COMPONENTS_DIR / name, wrapper) for name in with_components]}
-        if image_tag is not None:
-            kustomization["images"] = [{"name": _overlay_image(folder)} | _image_pin(image_tag)]
+        # The overlay renames our image only in its own resources; a component's workloads still name it as the
+        # base does, so the overlay's mapping (with the pin --image-tag gives) is applied to both names here.
+        image = _overlay_image(folder)
+        name = image.get("newName", IMAGE)
+        pin = _image_pin(image_tag) if image_tag is not None else {
+            key: value for key, value in image.items() if key in ("newTag", "digest")}
+        kustomization["images"] = [{"name": IMAGE, "newName": name} | pin]
+        if name != IMAGE:
+            kustomization["images"].append({"name": name} | pin)
         (Path(wrapper) / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
         return kustomize(Path(wrapper))
 

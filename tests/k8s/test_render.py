@@ -36,8 +36,11 @@ def test_pacs_gateway_queues_on_its_own_volume_and_reaches_only_the_service_and_
     assert container["args"][:2] == ["pacs", "receive"] and "--queue=/queue" in container["args"]
     assert {"name": "queue", "persistentVolumeClaim": {"claimName": "medxai-pacs-queue"}} in pod["volumes"]
     assert find(items, "PersistentVolumeClaim", "medxai-pacs-queue")["spec"]["accessModes"] == ["ReadWriteOnce"]
-    secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
-    assert secrets == {"medxai-pacs"}  # the DICOMweb URL and user; the password is a mounted file
+    sources = [list(e["valueFrom"].items())[0] for e in container["env"] if "valueFrom" in e]
+    assert sources == [("configMapKeyRef", {"name": "medxai-pacs", "key": "url"}),
+                       ("configMapKeyRef", {"name": "medxai-pacs", "key": "user"})]  # no secret in the environment
+    assert {"name": "pacs", "mountPath": "/etc/medxai/pacs", "readOnly": True} in container["volumeMounts"]
+    assert gateway["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.hospital.example/medxai:0.1.0"
     egress = find(items, "NetworkPolicy", "pacs-gateway")["spec"]["egress"]
     assert egress[0]["to"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "explain-service"}
     service_ingress = find(items, "NetworkPolicy", "explain-service")["spec"]["ingress"]
