@@ -32,6 +32,7 @@ from medxai.metrics.classification import classification_metrics, plot_roc
 from medxai.models import MedicalClassifier, build_model
 from medxai.precision import hardware, use_bf16
 from training import distributed
+from training import guidance
 from training.losses import ClassificationLoss, class_weights
 from training.splits import folds, training_pool
 
@@ -72,6 +73,10 @@ class TrainConfig:
     uncertainty: str = "ones"
     fold: int | None = None  # train only this fold (one per Kubernetes Job index); the last to finish selects
     workers: int = 0
+    guidance: str = "none"  # lesion guidance from the data's masks or boxes: none, rrr or attention (training.guidance)
+    guidance_weight: float = 1.0
+    guidance_images: int = 8  # rrr: annotated images per step (double backprop)
+    guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
 
     def architecture_args(self) -> dict:
         args: dict = {"dropout": self.dropout}
@@ -145,6 +150,9 @@ class FoldTrainer:
         self.train_loader = self._train_loader(train_spec)
         self.val_loader = DataLoader(self.val_set, batch_size=config.batch_size, num_workers=config.workers)
         self.network = distributed.wrap(self.model, device)
+        # a hospital has masks for a few images: guidance sees those of a fixed random share of the training set
+        rng = np.random.default_rng(config.seed)
+        self.guided = torch.from_numpy(rng.random(len(train_idx)) < config.guidance_share)
         self.steps_done = 0  # across epochs: L_exp goes on every `exp_every`-th optimiser step
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
                                           weight_decay=config.weight_decay)
@@ -161,34 +169,47 @@ class FoldTrainer:
         return DataLoader(self.train_set, batch_size=self.config.batch_size, shuffle=sampler is None,
                           sampler=sampler, generator=generator, num_workers=self.config.workers, drop_last=False)
 
-    def _train_epoch(self, progress: Progress, epoch: int) -> tuple[float, float]:
-        """Mean classification loss and mean L_exp (nan when alpha is 0) over one epoch."""
+    def _train_epoch(self, progress: Progress, epoch: int) -> tuple[float, float, float]:
+        """Mean classification loss, mean L_exp (nan when alpha is 0) and mean guidance loss (nan without) over
+        one epoch."""
         self.network.train()
         if hasattr(self.train_loader.sampler, "set_epoch"):
             self.train_loader.sampler.set_epoch(epoch)
         task = progress.add_task(f"epoch {epoch + 1}", total=len(self.train_loader))
-        cls_total, exp_values, seen = 0.0, [], 0
-        for batch in self.train_loader:
-            images, targets = batch["image"].to(self.device), batch["target"].to(self.device)
-            if self.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with autocast(self.device, self.bf16):
-                logits = self.network(images)
-                loss = self.loss_fn(logits, targets)
-                cls_total += loss.item() * len(images)
-                if self.config.alpha_exp > 0 and self.steps_done % self.config.exp_every == 0:
-                    exp = explanation_loss(self.model, images, targets, logits.detach(), self.config)
-                    exp_values.append(exp.item())
-                    loss = loss + self.config.alpha_exp * exp
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.steps_done += 1
-            seen += len(images)
-            progress.update(task, advance=1)
+        cls_total, exp_values, guide_values, seen = 0.0, [], [], 0
+        kind = self.config.guidance
+        gate = guidance.gate_logits(self.model) if kind == "attention" else nullcontext({})
+        with gate as record:  # the spatial gate's logits of each forward pass (attention guidance)
+            for batch in self.train_loader:
+                images, targets = batch["image"].to(self.device), batch["target"].to(self.device)
+                masks = torch.where(self.guided[batch["index"]][:, None, None], batch["mask"], 255).to(self.device)
+                if self.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                with autocast(self.device, self.bf16):
+                    logits = self.network(images)
+                    gate_logits = record.get("logits")  # before L_exp's own forward pass replaces it
+                    loss = self.loss_fn(logits, targets)
+                    cls_total += loss.item() * len(images)
+                    if self.config.alpha_exp > 0 and self.steps_done % self.config.exp_every == 0:
+                        exp = explanation_loss(self.model, images, targets, logits.detach(), self.config)
+                        exp_values.append(exp.item())
+                        loss = loss + self.config.alpha_exp * exp
+                    if kind != "none":
+                        guide = (guidance.attention_loss(gate_logits, masks) if kind == "attention" else
+                                 guidance.rrr_loss(self.model, images, masks, self.config.guidance_images,
+                                                   self.model.multi_label))
+                        guide_values.append(guide.item())
+                        loss = loss + self.config.guidance_weight * guide
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                self.steps_done += 1
+                seen += len(images)
+                progress.update(task, advance=1)
         progress.remove_task(task)
         self.scheduler.step()
-        return cls_total / max(seen, 1), float(np.mean(exp_values)) if exp_values else math.nan
+        return (cls_total / max(seen, 1), float(np.mean(exp_values)) if exp_values else math.nan,
+                float(np.mean(guide_values)) if guide_values else math.nan)
 
     def fit(self) -> dict:
         """Train until `epochs` or early stopping; returns the best epoch's validation metrics."""
@@ -202,13 +223,14 @@ class FoldTrainer:
                       disable=not distributed.is_main() or not console.is_terminal) as progress:
             for epoch in range(self.config.epochs):
                 start = time.perf_counter()
-                train_loss, exp_loss = self._train_epoch(progress, epoch)
+                train_loss, exp_loss, guidance_loss = self._train_epoch(progress, epoch)
                 train_seconds = time.perf_counter() - start
                 probabilities, targets, val_loss = predict_batches(
                     self.model, self.val_loader, self.device, self.bf16, self.channels_last,
                     self.loss_fn)
                 metrics = classification_metrics(probabilities, targets, self.spec.class_names, self.spec.multi_label)
-                row = {"epoch": epoch + 1, "train_loss": train_loss, "exp_loss": exp_loss, "val_loss": val_loss,
+                row = {"epoch": epoch + 1, "train_loss": train_loss, "exp_loss": exp_loss,
+                       "guidance_loss": guidance_loss, "val_loss": val_loss,
                        **{k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")},
                        "lr": self.scheduler.get_last_lr()[0], "train_seconds": train_seconds,
                        "epoch_seconds": time.perf_counter() - start}
@@ -268,6 +290,12 @@ def train(config: TrainConfig) -> dict:
         raise UserError("epochs, folds and batch size must be >= 1 and image size >= 32")
     if config.alpha_exp < 0:
         raise UserError("--alpha-exp must be >= 0")
+    if config.guidance not in guidance.KINDS:
+        raise UserError(f"--guidance must be one of {', '.join(guidance.KINDS)}, got '{config.guidance}'")
+    if config.guidance == "attention" and not config.model.endswith("_attention"):
+        raise UserError("--guidance attention needs a model with an attention module (an *_attention architecture)")
+    if config.guidance_weight < 0 or not 0 < config.guidance_share <= 1 or config.guidance_images < 1:
+        raise UserError("--guidance-weight must be >= 0, --guidance-share in (0, 1] and --guidance-images >= 1")
     if config.fold is not None and not 0 <= config.fold < config.folds:
         raise UserError(f"--fold must be between 0 and {config.folds - 1} (--folds {config.folds})")
     seed_everything(config.seed)

@@ -38,6 +38,13 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                             "Job index; the last fold to finish writes RUN/best.pt."),
         workers: int = typer.Option(None, help="Data-loading processes (default: the cores available less one, "
                                                "at most 8)."),
+        guidance: str = typer.Option("none", help="Lesion guidance from the data's masks or boxes: none, attention "
+                                                  "(supervise the attention gate; cheap) or rrr (input gradients "
+                                                  "outside the region; double backprop)."),
+        guidance_weight: float = typer.Option(1.0, help="Weight of the guidance term."),
+        guidance_images: int = typer.Option(8, help="rrr: annotated images per step."),
+        guidance_share: float = typer.Option(1.0, help="Share of the training images whose masks or boxes guidance "
+                                                       "uses (a hospital has masks for a few)."),
     ) -> None:
         """Train with cross-validation; writes RUN/best.pt and RUN/metrics.json.
 
@@ -53,7 +60,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             alpha_exp=alpha_exp, exp_images=exp_images, exp_every=exp_every, batch_size=batch_size, lr=lr,
             patience=patience, seed=seed, precision=precision, channels_last=channels_last, weighted_sampler=weighted_sampler,
             pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty, fold=fold,
-            workers=default_workers() if workers is None else workers))
+            workers=default_workers() if workers is None else workers, guidance=guidance,
+            guidance_weight=guidance_weight, guidance_images=guidance_images, guidance_share=guidance_share))
         from training import distributed
         if distributed.rank() == 0:
             best = out / "best.pt" if metrics["selected_fold"] is not None else out / f"fold{fold}" / "best.pt"
