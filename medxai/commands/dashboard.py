@@ -44,7 +44,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from importlib.util import find_spec
 
         from dashboard.settings import DashboardSettings
-        from explain_service.stack import STATE_FILE, StackPorts, process_alive, stack_down, stack_up
+        from medxai.commands.stack import STATE_FILE, StackPorts, process_alive, stack_down, stack_up
         from medxai.errors import UserError
         from medxai.triton_server import free_port
 

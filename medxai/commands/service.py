@@ -1,5 +1,5 @@
-"""`medxai serve` (the explain service), `medxai stack up/down` (local Triton + service) and
-`medxai bench service` (loopback load test). Every `serve` option can also be set by environment variable."""
+"""`medxai serve` (the explain service), `medxai request` (its client) and `medxai bench service` (loopback load
+test). Every `serve` option can also be set by environment variable."""
 
 import json
 import signal
@@ -11,10 +11,6 @@ from medxai.commands.options import precision_option
 
 
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
-    stack_app = typer.Typer(help="A local Triton plus the explain service, for a laptop or a demo.",
-                            no_args_is_help=True)
-    app.add_typer(stack_app, name="stack")
-
     @app.command("serve")
     def serve(
         checkpoint: Path = typer.Option(..., envvar="MEDXAI_CHECKPOINT",
@@ -113,39 +109,6 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             raise UserError(f"{address} answered {exc.code().name}: {exc.details()}") from None
         typer.echo(json.dumps({k: summary[k] for k in ("request_id", "predicted", "prediction")}
                               | {"response": str(out / "response.json")}))
-
-    @stack_app.command("up")
-    def stack_up(
-        workdir: Path = typer.Option(Path("demo"), help="Folder with run/best.pt (from medxai demo); the repository, "
-                                                        "logs, audit trail and stack.json go here."),
-        checkpoint: Path = typer.Option(None, help="Checkpoint to serve; default: WORKDIR/run/best.pt."),
-        model: str = typer.Option("medxai", help="Model name in Triton."),
-        port: int = typer.Option(50051), metrics_port: int = typer.Option(9100),
-        triton_http_port: int = typer.Option(8000), triton_grpc_port: int = typer.Option(8001),
-        triton_metrics_port: int = typer.Option(8002),
-        force: bool = typer.Option(False, help="Export even when the release gate refuses the model."),
-    ) -> None:
-        """Export the checkpoint if needed, start Triton and the explain service, wait until both are ready.
-
-        Example: medxai stack up --workdir demo
-        """
-        from explain_service.stack import StackPorts, stack_up as start
-        state = start(workdir, checkpoint, model, StackPorts(triton_http_port, triton_grpc_port, triton_metrics_port,
-                                                             port, metrics_port), force)
-        typer.echo(f"explain service: {state['service']['address']} (metrics {state['service']['metrics']})")
-        typer.echo(f"triton: gRPC {state['triton']['grpc']}, HTTP {state['triton']['http']} "
-                   f"(metrics {state['triton']['metrics']})")
-        typer.echo(f"stop with: medxai stack down --workdir {workdir}")
-
-    @stack_app.command("down")
-    def stack_down(workdir: Path = typer.Option(Path("demo"), help="The folder `stack up` used.")) -> None:
-        """Stop the explain service and Triton started by `medxai stack up`.
-
-        Example: medxai stack down --workdir demo
-        """
-        from explain_service.stack import stack_down as stop
-        stopped = stop(workdir)
-        typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
     @bench_app.command("service")
     def bench_service(

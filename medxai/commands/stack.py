@@ -1,6 +1,10 @@
-"""`medxai stack up/down`: a local Triton on an exported repository plus the explain service, for a laptop
-or a demo. Both run as their own detached processes (`medxai triton serve`, `medxai serve`); their pids and
-addresses go to `<workdir>/stack.json`, which `down` reads to stop them.
+"""`medxai stack up/down`: a local Triton on an exported repository plus the explain service, for a laptop or a
+demo.
+
+Composing export, Triton and the service is the command line's job (it alone knows every component),
+so it lives here, not in any of them. Each server runs as its own detached process (`medxai triton serve`,
+`medxai serve`); their pids and addresses go to `<workdir>/stack.json`, which `down`
+reads to stop them.
 """
 
 import json
@@ -12,17 +16,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+import typer
 
-from medxai.checkpoint import checkpoint_sha256
 from medxai.errors import UserError
 
 STATE_FILE = "stack.json"
 STOP_TIMEOUT_S = 40.0
+SERVERS = ("service", "triton")
+"""What `down` stops, in this order (the service before the Triton it calls)."""
 
 
 @dataclass
@@ -34,12 +39,17 @@ class StackPorts:
     service_metrics: int = 9100
 
 
+PORT_OPTIONS = {"triton_http": "--triton-http-port", "triton_grpc": "--triton-grpc-port",
+                "triton_metrics": "--triton-metrics-port", "service": "--port", "service_metrics": "--metrics-port"}
+
+
 def ensure_exported(checkpoint: Path, repository: Path, model: str, force: bool) -> None:
     """Export `checkpoint` (CPU target) unless the newest version of `model` already is that checkpoint
     (Triton serves the newest version only)."""
     from export.release import export_checkpoint
     from export.repository import existing_versions
     from export.spec import PROVENANCE_FILE
+    from medxai.checkpoint import checkpoint_sha256
     versions = existing_versions(repository / model)
     if versions:
         provenance = repository / model / str(versions[-1]) / PROVENANCE_FILE
@@ -67,7 +77,7 @@ def _spawn(arguments: list[str], log: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def _wait(ready, process: subprocess.Popen, what: str, log: Path, timeout_s: float) -> None:
+def _wait(ready: Callable[[], bool], process: subprocess.Popen, what: str, log: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -88,19 +98,23 @@ def _triton_ready(port: int) -> bool:
         return False
 
 
-def service_serving(address: str) -> bool:
-    """Whether the explain service at `address` answers its health check with SERVING."""
-    with grpc.insecure_channel(address) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
+def _check_ports_free(ports: StackPorts) -> None:
+    """Say which port is taken, and which option moves it, before starting anything."""
+    for name, option in PORT_OPTIONS.items():
+        port = getattr(ports, name)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise UserError(f"port {port} ({name.replace('_', ' ')}) is busy: pick another with {option}") \
+                    from None
 
 
 def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPorts, force: bool = False,
              timeout_s: float = 300.0) -> dict:
     """Export if needed, start Triton, then the service; wait until both are ready; write and return the state."""
+    from explain_service.client import service_serving
+
     workdir = workdir.resolve()
     state_path = workdir / STATE_FILE
     if state_path.is_file() and any(process_alive(entry["pid"]) for entry in json.loads(state_path.read_text()).values()
@@ -113,12 +127,12 @@ def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPor
     repository = workdir / "model_repository"
     ensure_exported(checkpoint, repository, model, force)
 
-    triton_log, service_log = workdir / "triton.log", workdir / "service.log"
     address = f"127.0.0.1:{ports.service}"
     state = {"triton": {"grpc": f"127.0.0.1:{ports.triton_grpc}", "http": f"127.0.0.1:{ports.triton_http}",
-                        "metrics": f"http://127.0.0.1:{ports.triton_metrics}/metrics", "log": str(triton_log)},
+                        "metrics": f"http://127.0.0.1:{ports.triton_metrics}/metrics",
+                        "log": str(workdir / "triton.log")},
              "service": {"address": address, "metrics": f"http://127.0.0.1:{ports.service_metrics}/metrics",
-                         "log": str(service_log)},
+                         "log": str(workdir / "service.log")},
              "model": model, "checkpoint": str(checkpoint), "repository": str(repository),
              "audit_log": str(workdir / "audit.jsonl")}
     started: list[subprocess.Popen] = []
@@ -135,12 +149,12 @@ def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPor
         triton = launch("triton", ["triton", "serve", "--repository", str(repository), "--http-port",
                                    str(ports.triton_http), "--grpc-port", str(ports.triton_grpc), "--metrics-port",
                                    str(ports.triton_metrics), "--log-file", str(workdir / "tritonserver.log")])
-        _wait(lambda: _triton_ready(ports.triton_http), triton, "tritonserver", triton_log, timeout_s)
+        _wait(lambda: _triton_ready(ports.triton_http), triton, "tritonserver", workdir / "triton.log", timeout_s)
         service = launch("service", ["serve", "--checkpoint", str(checkpoint), "--triton-url",
                                      f"127.0.0.1:{ports.triton_grpc}", "--model", model, "--port", str(ports.service),
                                      "--metrics-port", str(ports.service_metrics), "--audit-log",
                                      str(workdir / "audit.jsonl")])
-        _wait(lambda: service_serving(address), service, "explain service", service_log, timeout_s)
+        _wait(lambda: service_serving(address), service, "explain service", workdir / "service.log", timeout_s)
     except BaseException:  # KeyboardInterrupt (Ctrl-C) included
         for process in reversed(started):
             _stop(process.pid)
@@ -149,24 +163,8 @@ def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPor
     return state
 
 
-PORT_OPTIONS = {"triton_http": "--triton-http-port", "triton_grpc": "--triton-grpc-port",
-                "triton_metrics": "--triton-metrics-port", "service": "--port", "service_metrics": "--metrics-port"}
-
-
-def _check_ports_free(ports: StackPorts) -> None:
-    """Say which port is taken, and which option moves it, before starting anything."""
-    for name, option in PORT_OPTIONS.items():
-        port = getattr(ports, name)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                raise UserError(f"port {port} ({name.replace('_', ' ')}) is busy: pick another with {option}") \
-                    from None
-
-
 def _stop(pid: int) -> None:
-    """SIGTERM (both servers finish in-flight requests), SIGKILL after STOP_TIMEOUT_S."""
+    """SIGTERM (each server finishes in-flight requests), SIGKILL after STOP_TIMEOUT_S."""
     if not process_alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
@@ -189,9 +187,47 @@ def stack_down(workdir: Path) -> list[str]:
         raise UserError(f"no running stack in {workdir} ({STATE_FILE} not found)")
     state = json.loads(state_path.read_text())
     stopped = []
-    for name in ("service", "triton"):
+    for name in SERVERS:
         if "pid" in state.get(name, {}) and process_alive(state[name]["pid"]):
             _stop(state[name]["pid"])
             stopped.append(f"{name} (pid {state[name]['pid']})")
     state_path.unlink()
     return stopped
+
+
+def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
+    stack_app = typer.Typer(help="A local Triton plus the explain service, for a laptop or a demo.",
+                            no_args_is_help=True)
+    app.add_typer(stack_app, name="stack")
+
+    @stack_app.command("up")
+    def up(
+        workdir: Path = typer.Option(Path("demo"), help="Folder with run/best.pt (from medxai demo); the repository, "
+                                                        "logs, audit trail and stack.json go here."),
+        checkpoint: Path = typer.Option(None, help="Checkpoint to serve; default: WORKDIR/run/best.pt."),
+        model: str = typer.Option("medxai", help="Model name in Triton."),
+        port: int = typer.Option(50051), metrics_port: int = typer.Option(9100),
+        triton_http_port: int = typer.Option(8000), triton_grpc_port: int = typer.Option(8001),
+        triton_metrics_port: int = typer.Option(8002),
+        force: bool = typer.Option(False, help="Export even when the release gate refuses the model."),
+    ) -> None:
+        """Export the checkpoint if needed, start Triton and the explain service, wait until both are ready.
+
+        Example: medxai stack up --workdir demo
+        """
+        state = stack_up(workdir, checkpoint, model, StackPorts(triton_http_port, triton_grpc_port,
+                                                                triton_metrics_port, port, metrics_port),
+                         force)
+        typer.echo(f"explain service: {state['service']['address']} (metrics {state['service']['metrics']})")
+        typer.echo(f"triton: gRPC {state['triton']['grpc']}, HTTP {state['triton']['http']} "
+                   f"(metrics {state['triton']['metrics']})")
+        typer.echo(f"stop with: medxai stack down --workdir {workdir}")
+
+    @stack_app.command("down")
+    def down(workdir: Path = typer.Option(Path("demo"), help="The folder `stack up` used.")) -> None:
+        """Stop the explain service and Triton started by `medxai stack up`.
+
+        Example: medxai stack down --workdir demo
+        """
+        stopped = stack_down(workdir)
+        typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
