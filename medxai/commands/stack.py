@@ -1,9 +1,9 @@
-"""`medxai stack up/down`: a local Triton on an exported repository plus the explain service, for a laptop or a
-demo.
+"""`medxai stack up/down`: a local Triton on an exported repository plus the explain service (and, with `--pacs`,
+the test PACS), for a laptop or a demo.
 
-Composing export, Triton and the service is the command line's job (it alone knows every component),
+Composing export, Triton, the service and the PACS is the command line's job (it alone knows every component),
 so it lives here, not in any of them. Each server runs as its own detached process (`medxai triton serve`,
-`medxai serve`); their pids and addresses go to `<workdir>/stack.json`, which `down`
+`medxai serve`, `medxai pacs test-server`); their pids and addresses go to `<workdir>/stack.json`, which `down`
 reads to stop them.
 """
 
@@ -26,7 +26,9 @@ from medxai.errors import UserError
 
 STATE_FILE = "stack.json"
 STOP_TIMEOUT_S = 40.0
-SERVERS = ("service", "triton")
+PACS_FOLDER = "pacs"
+"""The test PACS's configuration, storage and password, under the stack's workdir."""
+SERVERS = ("service", "triton", "pacs")
 """What `down` stops, in this order (the service before the Triton it calls)."""
 
 
@@ -98,6 +100,14 @@ def _triton_ready(port: int) -> bool:
         return False
 
 
+def _pacs_ready(info_file: Path) -> bool:
+    """`medxai pacs test-server` writes its pacs.json once Orthanc answers with the credentials."""
+    try:
+        return "dicomweb" in json.loads(info_file.read_text())
+    except (OSError, ValueError):
+        return False
+
+
 def _check_ports_free(ports: StackPorts) -> None:
     """Say which port is taken, and which option moves it, before starting anything."""
     for name, option in PORT_OPTIONS.items():
@@ -111,9 +121,12 @@ def _check_ports_free(ports: StackPorts) -> None:
 
 
 def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPorts, force: bool = False,
-             timeout_s: float = 300.0) -> dict:
-    """Export if needed, start Triton, then the service; wait until both are ready; write and return the state."""
+             timeout_s: float = 300.0, pacs: bool = False) -> dict:
+    """Export if needed, start Triton, then the service, then (with `pacs`) the test PACS on free loopback ports;
+    wait until each is ready; write and return the state."""
     from explain_service.client import service_serving
+    from medxai.triton_server import free_port
+    from pacs import orthanc
 
     workdir = workdir.resolve()
     state_path = workdir / STATE_FILE
@@ -124,6 +137,8 @@ def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPor
     if not checkpoint.is_file():
         raise UserError(f"no checkpoint at {checkpoint}: run `medxai demo --workdir {workdir}` or pass --checkpoint")
     _check_ports_free(ports)
+    if pacs and (reason := orthanc.missing()) is not None:
+        raise UserError(f"no test PACS: {reason}")
     repository = workdir / "model_repository"
     ensure_exported(checkpoint, repository, model, force)
 
@@ -155,6 +170,16 @@ def stack_up(workdir: Path, checkpoint: Path | None, model: str, ports: StackPor
                                      "--metrics-port", str(ports.service_metrics), "--audit-log",
                                      str(workdir / "audit.jsonl")])
         _wait(lambda: service_serving(address), service, "explain service", workdir / "service.log", timeout_s)
+        if pacs:
+            folder, http_port, dicom_port = workdir / PACS_FOLDER, free_port(), free_port()
+            info_file = folder / "pacs.json"
+            info_file.unlink(missing_ok=True)  # a previous run's: readiness is the new one appearing
+            state["pacs"] = {"dicomweb": f"http://127.0.0.1:{http_port}/dicom-web", "user": orthanc.USER,
+                             "password_file": str(folder / orthanc.PASSWORD_FILE),
+                             "dicom": f"{orthanc.AE_TITLE}@127.0.0.1:{dicom_port}", "log": str(workdir / "pacs.log")}
+            server = launch("pacs", ["pacs", "test-server", "--workdir", str(folder), "--http-port", str(http_port),
+                                     "--dicom-port", str(dicom_port)])
+            _wait(lambda: _pacs_ready(info_file), server, "test PACS", workdir / "pacs.log", timeout_s)
     except BaseException:  # KeyboardInterrupt (Ctrl-C) included
         for process in reversed(started):
             _stop(process.pid)
@@ -181,7 +206,7 @@ def _stop(pid: int) -> None:
 
 
 def stack_down(workdir: Path) -> list[str]:
-    """Stop the service, then Triton; returns what was stopped."""
+    """Stop the service, then Triton, then the test PACS if one runs; returns what was stopped."""
     state_path = workdir.resolve() / STATE_FILE
     if not state_path.is_file():
         raise UserError(f"no running stack in {workdir} ({STATE_FILE} not found)")
@@ -196,8 +221,8 @@ def stack_down(workdir: Path) -> list[str]:
 
 
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
-    stack_app = typer.Typer(help="A local Triton plus the explain service, for a laptop or a demo.",
-                            no_args_is_help=True)
+    stack_app = typer.Typer(help="A local Triton plus the explain service (and a test PACS), for a laptop or a "
+                                 "demo.", no_args_is_help=True)
     app.add_typer(stack_app, name="stack")
 
     @stack_app.command("up")
@@ -210,22 +235,28 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         triton_http_port: int = typer.Option(8000), triton_grpc_port: int = typer.Option(8001),
         triton_metrics_port: int = typer.Option(8002),
         force: bool = typer.Option(False, help="Export even when the release gate refuses the model."),
+        pacs: bool = typer.Option(False, help="Also start the test PACS (Orthanc with DICOMweb, as `medxai pacs "
+                                              "test-server`) in WORKDIR/pacs on free loopback ports."),
     ) -> None:
-        """Export the checkpoint if needed, start Triton and the explain service, wait until both are ready.
+        """Export the checkpoint if needed, start Triton and the explain service (and the test PACS), wait until
+        each is ready.
 
-        Example: medxai stack up --workdir demo
+        Example: medxai stack up --workdir demo --pacs
         """
         state = stack_up(workdir, checkpoint, model, StackPorts(triton_http_port, triton_grpc_port,
                                                                 triton_metrics_port, port, metrics_port),
-                         force)
+                         force, pacs=pacs)
         typer.echo(f"explain service: {state['service']['address']} (metrics {state['service']['metrics']})")
         typer.echo(f"triton: gRPC {state['triton']['grpc']}, HTTP {state['triton']['http']} "
                    f"(metrics {state['triton']['metrics']})")
+        if "pacs" in state:
+            typer.echo(f"test PACS: DICOMweb {state['pacs']['dicomweb']}, user {state['pacs']['user']}, password in "
+                       f"{state['pacs']['password_file']} (DICOM {state['pacs']['dicom']})")
         typer.echo(f"stop with: medxai stack down --workdir {workdir}")
 
     @stack_app.command("down")
     def down(workdir: Path = typer.Option(Path("demo"), help="The folder `stack up` used.")) -> None:
-        """Stop the explain service and Triton started by `medxai stack up`.
+        """Stop the explain service, Triton and the test PACS started by `medxai stack up`.
 
         Example: medxai stack down --workdir demo
         """

@@ -1,19 +1,23 @@
-"""`medxai stack up/down` with real processes: Triton and the explain service."""
+"""`medxai stack up/down` with real processes: Triton, the explain service and, with `--pacs`, the test PACS."""
 
 import json
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 from explain_service.client import service_serving
 from medxai.commands.stack import StackPorts, process_alive, stack_down, stack_up
 from medxai.triton_server import free_port
+from pacs import orthanc
 from tests.cli import assert_help_with_example, assert_user_error, medxai
 from tests.explain_service.conftest import MODEL
 
@@ -92,3 +96,46 @@ def test_ctrl_c_during_stack_up_leaves_nothing_running(repository, trained_check
     assert up.returncode != 0 and not state_file.exists()
     assert pids and not any(process_alive(pid) for pid in pids)
 
+
+def processes_mentioning(folder: Path) -> list[int]:
+    """Pids whose command line names `folder` (every server the stack starts does: its repository, logs or
+    configuration live there); zombies have no command line and do not count."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if str(folder).encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # exited meanwhile
+                pass
+    return found
+
+
+@pytest.mark.slow
+def test_stack_up_with_the_test_pacs_answers_qido_and_down_leaves_no_process(repository, trained_checkpoint,
+                                                                            tmp_path):
+    if (reason := orthanc.missing()) is not None:
+        pytest.skip(reason)
+    shutil.copytree(repository, tmp_path / "model_repository")
+    ports = [str(free_port()) for _ in range(5)]
+    up = medxai("stack", "up", "--workdir", str(tmp_path), "--checkpoint", str(trained_checkpoint), "--model", MODEL,
+                "--triton-http-port", ports[0], "--triton-grpc-port", ports[1], "--triton-metrics-port", ports[2],
+                "--port", ports[3], "--metrics-port", ports[4], "--pacs")
+    try:
+        assert up.returncode == 0, up.stderr
+        pacs = json.loads((tmp_path / "stack.json").read_text())["pacs"]
+        assert f"DICOMweb {pacs['dicomweb']}" in up.stdout and pacs["password_file"] in up.stdout
+        assert Path(pacs["password_file"]).parent == tmp_path / "pacs"
+        password = Path(pacs["password_file"]).read_text().strip()
+        studies = requests.get(f"{pacs['dicomweb']}/studies", auth=(pacs["user"], password), timeout=10)
+        assert studies.status_code == 200 and studies.json() == []  # QIDO-RS on an empty PACS
+        assert requests.get(f"{pacs['dicomweb']}/studies", timeout=10).status_code == 401
+        assert len(processes_mentioning(tmp_path)) >= 4  # Triton, the service, the PACS helper and Orthanc
+    finally:
+        down = medxai("stack", "down", "--workdir", str(tmp_path))
+    assert down.returncode == 0, down.stderr
+    assert "pacs (pid" in down.stdout and not (tmp_path / "stack.json").exists()
+    deadline = time.monotonic() + 30
+    while processes_mentioning(tmp_path):
+        assert time.monotonic() < deadline, f"still running: {processes_mentioning(tmp_path)}"
+        time.sleep(0.2)
