@@ -1,26 +1,23 @@
-"""`medxai bench service`: a bounded loopback load test of the whole service (real Triton, real gRPC):
-`clients` threads each send `requests` Explain calls (Grad-CAM + IG, small settings) one after another.
+"""The load side of `medxai bench service`: `clients` threads each send `requests` Explain calls (Grad-CAM + IG,
+small settings) one after another to a running service, after a warm-up at the same concurrency.
 
 IG starts at IG_STEPS and doubles while its completeness gap is over 5 %: the steps that ran are counted per
-request. RSS growth is the service process's resident memory (Triton is a process of its own, not counted) after the load relative to after a warm-up at the same
-concurrency (so the allocator's per-thread arenas and the thread pool are already grown), so a leak per
-request shows as growth; the target is <= 10 %.
+request. RSS growth is this process's resident memory after the load relative to after the warm-up (so the
+allocator's per-thread arenas and the thread pool are already grown): run the service in this process and a leak
+per request shows as growth; the target is <= 10 %. Exporting and starting Triton and the service is the command
+line's job (`medxai.commands.service`).
 """
 
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
 import numpy as np
-import torch
 
 from explain_service.protos import explain_pb2 as pb
 from explain_service.protos import explain_pb2_grpc as pb_grpc
-from explain_service.server import ExplainServer, ServiceConfig
-from medxai.triton_server import TritonServer, free_port
 
 IG_STEPS = 8
 WARMUP_REQUESTS = 4
@@ -72,51 +69,20 @@ def _load(address: str, request: pb.ExplainRequest, clients: int,
     return latencies, errors, ig_steps, time.perf_counter() - start
 
 
-def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
-                      log: Callable[[str], None] = print, device: str = "cpu", precision: str = "auto",
-                      methods: Sequence[str] = ("cam", "ig")) -> dict:
-    """Export (or make an untrained resnet18_attention at 64 px), serve with Triton and the service on loopback
-    (Triton's target and the service's gradient methods on `device`), warm up, then run the load; returns
-    requests, errors, latency percentiles and RSS growth."""
-    from export.bench import SERVING_TARGETS, untrained_checkpoint
-    from medxai.precision import hardware
-    from medxai.triton_server import SERVE_TARGETS
-    from export.release import export_checkpoint
-    from export.samples import sample_pixels
-    from medxai.checkpoint import read_checkpoint_info
-
-    with tempfile.TemporaryDirectory(prefix="medxai-bench-service-") as folder:
-        folder = Path(folder)
-        if checkpoint is None:
-            torch.manual_seed(0)
-            checkpoint = untrained_checkpoint(folder / "untrained.pt", "resnet18_attention", 64)
-        info = read_checkpoint_info(checkpoint)
-        target = SERVING_TARGETS[torch.device(device).type]
-        export_checkpoint(checkpoint, folder / "repository", "bench", target=target, enforce_gate=False,
-                          gpu_precision=precision, log=log)
-        image = sample_pixels(info.image_size, count=1)[0].permute(1, 2, 0).numpy()
-        request = bench_request(image, methods)
-        triton = TritonServer(folder / "repository", http_port=free_port(), grpc_port=free_port(),
-                              metrics_port=free_port(), log_path=folder / "triton.log", **SERVE_TARGETS[target])
-        with triton:
-            config = ServiceConfig(checkpoint=checkpoint, triton_url=triton.grpc_url, model="bench", port=free_port(),
-                                   metrics_port=free_port(), audit_log=folder / "audit.jsonl",
-                                   max_concurrent=clients, device=device, precision=precision)
-            with ExplainServer(config) as service:
-                address = f"127.0.0.1:{service.port}"
-                _, warm_errors, _, _ = _load(address, request, clients, WARMUP_REQUESTS)
-                if warm_errors:
-                    raise RuntimeError(f"warm-up requests failed: {warm_errors}")
-                rss_before = rss_bytes()
-                latencies, errors, ig_steps, seconds = _load(address, request, clients, requests)
-                rss_after = rss_bytes()
+def load_test(address: str, request: pb.ExplainRequest, clients: int, requests: int) -> dict:
+    """Warm up, then the load on the service at `address` (plaintext); returns requests, errors, latency
+    percentiles, throughput, IG steps run and this process's RSS growth."""
+    _, warm_errors, _, _ = _load(address, request, clients, WARMUP_REQUESTS)
+    if warm_errors:
+        raise RuntimeError(f"warm-up requests failed: {warm_errors}")
+    rss_before = rss_bytes()
+    latencies, errors, ig_steps, seconds = _load(address, request, clients, requests)
+    rss_after = rss_bytes()
     percentiles = np.percentile(np.array(latencies) * 1000, [50, 95, 99]) if latencies else [float("nan")] * 3
     return {"requests": clients * requests, "errors": len(errors), "error_codes": sorted(set(errors)),
             "p50_ms": round(float(percentiles[0]), 1), "p95_ms": round(float(percentiles[1]), 1),
             "p99_ms": round(float(percentiles[2]), 1), "requests_per_s": round(len(latencies) / seconds, 2),
             "rss_before_mb": round(rss_before / 2**20, 1), "rss_after_mb": round(rss_after / 2**20, 1),
             "rss_growth_pct": round(100 * (rss_after - rss_before) / rss_before, 2), "clients": clients,
-            "methods": list(methods), "ig_first_steps": IG_STEPS,
-            "ig_steps_ran": {str(steps): ig_steps.count(steps) for steps in sorted(set(ig_steps))},
-            "rss_of": "the service's process (Triton runs in its own)", "architecture": info.architecture,
-            "image_size": info.image_size, "target": target, **hardware(device, precision)}
+            "methods": list(request.methods), "ig_first_steps": IG_STEPS,
+            "ig_steps_ran": {str(steps): ig_steps.count(steps) for steps in sorted(set(ig_steps))}}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from explain_service.protos import explain_pb2 as pb
 from explain_service.protos import explain_pb2_grpc as pb_grpc
@@ -18,6 +19,16 @@ def channel(address: str, tls_ca: Path | None = None) -> grpc.Channel:
     if tls_ca is None:
         return grpc.insecure_channel(address)
     return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=tls_ca.read_bytes()))
+
+
+def service_serving(address: str) -> bool:
+    """Whether the explain service at `address` (plaintext) answers its health check with SERVING."""
+    with grpc.insecure_channel(address) as health_channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(health_channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def explain_request(image: Path, methods: list[str], overlays: bool = True) -> pb.ExplainRequest:

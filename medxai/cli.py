@@ -23,8 +23,8 @@ stderr = Console(stderr=True)
 
 
 def _register_commands() -> None:
-    from medxai.commands import dashboard, data, demo, experiment, explain, k8s, pacs, service, serving, train
-    for module in (data, train, explain, demo, serving, service, experiment, k8s, dashboard, pacs):
+    from medxai.commands import dashboard, data, demo, experiment, explain, k8s, pacs, service, serving, stack, train
+    for module in (data, train, explain, demo, serving, service, stack, experiment, k8s, dashboard, pacs):
         module.register(app, data_app=data_app, bench_app=bench_app)
 
 

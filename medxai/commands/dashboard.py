@@ -34,7 +34,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         address: str = typer.Option("127.0.0.1", help="Address the dashboard listens on."),
         local_stack: bool = typer.Option(False, help="Start Triton + the service from WORKDIR (`medxai stack up`) "
                                                      "and stop them when the dashboard stops; a stack already "
-                                                     "running there is used and left running."),
+                                                     "running there is used and left running, with its test "
+                                                     "PACS if `stack up --pacs` started one."),
         workdir: Path = typer.Option(Path("demo"), help="With --local-stack: the folder of `medxai demo`."),
     ) -> None:
         """Serve the review dashboard: case review, trust ratings, agreement report, monitoring, models.
@@ -44,7 +45,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from importlib.util import find_spec
 
         from dashboard.settings import DashboardSettings
-        from explain_service.stack import STATE_FILE, StackPorts, process_alive, stack_down, stack_up
+        from medxai.commands.stack import STATE_FILE, StackPorts, process_alive, stack_down, stack_up
         from medxai.errors import UserError
         from medxai.triton_server import free_port
 
@@ -66,6 +67,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             triton_metrics = state["triton"]["metrics"]
             model_repository = model_repository or Path(state["repository"])
             worklist = worklist or (workdir / "data" if (workdir / "data" / "labels.csv").is_file() else None)
+            if pacs is None and "pacs" in state:  # `stack up --pacs`: its test PACS is the worklist's PACS
+                pacs, pacs_user = state["pacs"]["dicomweb"], state["pacs"]["user"]
+                pacs_password_file = Path(state["pacs"]["password_file"])
         settings = DashboardSettings(service=service, token_file=token_file, tls_ca=tls_ca, prometheus=prometheus,
                                      service_metrics=service_metrics, triton_metrics=triton_metrics,
                                      model_repository=model_repository, worklist=worklist,

@@ -78,7 +78,7 @@ def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
     """Export to a Triton repository, start Triton and the explain service on free ports, stream one
     explanation through them, stop both; returns what came back."""
     from explain_service.client import explain_to_folder
-    from explain_service.stack import StackPorts, stack_down, stack_up
+    from medxai.commands.stack import StackPorts, stack_down, stack_up
     from medxai.explain.pipeline import DEFAULT_METHODS
     from medxai.triton_server import free_port
 

@@ -1,8 +1,10 @@
-"""`medxai serve` (the explain service), `medxai stack up/down` (local Triton + service) and
-`medxai bench service` (loopback load test). Every `serve` option can also be set by environment variable."""
+"""`medxai serve` (the explain service), `medxai request` (its client) and `medxai bench service` (loopback load
+test: export, Triton and the service composed here, the load from `explain_service.bench`). Every `serve` option
+can also be set by environment variable."""
 
 import json
 import signal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import typer
@@ -10,11 +12,48 @@ import typer
 from medxai.commands.options import precision_option
 
 
-def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
-    stack_app = typer.Typer(help="A local Triton plus the explain service, for a laptop or a demo.",
-                            no_args_is_help=True)
-    app.add_typer(stack_app, name="stack")
+def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
+                      log: Callable[[str], None] = print, device: str = "cpu", precision: str = "auto",
+                      methods: Sequence[str] = ("cam", "ig")) -> dict:
+    """Export (or make an untrained resnet18_attention at 64 px), serve with Triton and the service in this
+    process on loopback (Triton's target and the service's gradient methods on `device`), then the load test;
+    returns requests, errors, latency percentiles and the service's RSS growth."""
+    import tempfile
 
+    import torch
+
+    from explain_service.bench import bench_request, load_test
+    from explain_service.server import ExplainServer, ServiceConfig
+    from export.bench import SERVING_TARGETS, untrained_checkpoint
+    from export.release import export_checkpoint
+    from export.samples import sample_pixels
+    from medxai.checkpoint import read_checkpoint_info
+    from medxai.precision import hardware
+    from medxai.triton_server import SERVE_TARGETS, TritonServer, free_port
+
+    with tempfile.TemporaryDirectory(prefix="medxai-bench-service-") as folder:
+        folder = Path(folder)
+        if checkpoint is None:
+            torch.manual_seed(0)
+            checkpoint = untrained_checkpoint(folder / "untrained.pt", "resnet18_attention", 64)
+        info = read_checkpoint_info(checkpoint)
+        target = SERVING_TARGETS[torch.device(device).type]
+        export_checkpoint(checkpoint, folder / "repository", "bench", target=target, enforce_gate=False,
+                          gpu_precision=precision, log=log)
+        image = sample_pixels(info.image_size, count=1)[0].permute(1, 2, 0).numpy()
+        triton = TritonServer(folder / "repository", http_port=free_port(), grpc_port=free_port(),
+                              metrics_port=free_port(), log_path=folder / "triton.log", **SERVE_TARGETS[target])
+        with triton:
+            config = ServiceConfig(checkpoint=checkpoint, triton_url=triton.grpc_url, model="bench", port=free_port(),
+                                   metrics_port=free_port(), audit_log=folder / "audit.jsonl",
+                                   max_concurrent=clients, device=device, precision=precision)
+            with ExplainServer(config) as service:
+                result = load_test(f"127.0.0.1:{service.port}", bench_request(image, methods), clients, requests)
+    return result | {"rss_of": "the service's process (Triton runs in its own)", "architecture": info.architecture,
+                     "image_size": info.image_size, "target": target, **hardware(device, precision)}
+
+
+def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         checkpoint: Path = typer.Option(..., envvar="MEDXAI_CHECKPOINT",
@@ -114,39 +153,6 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         typer.echo(json.dumps({k: summary[k] for k in ("request_id", "predicted", "prediction")}
                               | {"response": str(out / "response.json")}))
 
-    @stack_app.command("up")
-    def stack_up(
-        workdir: Path = typer.Option(Path("demo"), help="Folder with run/best.pt (from medxai demo); the repository, "
-                                                        "logs, audit trail and stack.json go here."),
-        checkpoint: Path = typer.Option(None, help="Checkpoint to serve; default: WORKDIR/run/best.pt."),
-        model: str = typer.Option("medxai", help="Model name in Triton."),
-        port: int = typer.Option(50051), metrics_port: int = typer.Option(9100),
-        triton_http_port: int = typer.Option(8000), triton_grpc_port: int = typer.Option(8001),
-        triton_metrics_port: int = typer.Option(8002),
-        force: bool = typer.Option(False, help="Export even when the release gate refuses the model."),
-    ) -> None:
-        """Export the checkpoint if needed, start Triton and the explain service, wait until both are ready.
-
-        Example: medxai stack up --workdir demo
-        """
-        from explain_service.stack import StackPorts, stack_up as start
-        state = start(workdir, checkpoint, model, StackPorts(triton_http_port, triton_grpc_port, triton_metrics_port,
-                                                             port, metrics_port), force)
-        typer.echo(f"explain service: {state['service']['address']} (metrics {state['service']['metrics']})")
-        typer.echo(f"triton: gRPC {state['triton']['grpc']}, HTTP {state['triton']['http']} "
-                   f"(metrics {state['triton']['metrics']})")
-        typer.echo(f"stop with: medxai stack down --workdir {workdir}")
-
-    @stack_app.command("down")
-    def stack_down(workdir: Path = typer.Option(Path("demo"), help="The folder `stack up` used.")) -> None:
-        """Stop the explain service and Triton started by `medxai stack up`.
-
-        Example: medxai stack down --workdir demo
-        """
-        from explain_service.stack import stack_down as stop
-        stopped = stop(workdir)
-        typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
-
     @bench_app.command("service")
     def bench_service(
         checkpoint: Path = typer.Option(None, help="Checkpoint to serve; default: an untrained resnet18_attention "
@@ -164,6 +170,5 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
 
         Example: medxai bench service --clients 8 --requests 50
         """
-        from explain_service.bench import service_benchmark
         typer.echo(json.dumps(service_benchmark(checkpoint, clients, requests, log=typer.echo, device=device,
                                                   precision=precision, methods=methods.split(","))))

@@ -13,9 +13,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from explain_service.client import service_serving
 from explain_service.protos import explain_pb2 as pb
 from explain_service.protos import explain_pb2_grpc as pb_grpc
-from explain_service.stack import service_serving
 from medxai.triton_server import free_port
 from tests.explain_service.conftest import MODEL, start_triton, stub_for
 

@@ -1,8 +1,10 @@
-"""`medxai bench service` on a small load: it reports what ran, not what it asked for."""
+"""`medxai bench service` (export, Triton and the service composed by the command line) on a small load: it
+reports what ran, not what it asked for."""
 
 import pytest
 
-from explain_service.bench import IG_STEPS, service_benchmark
+from explain_service.bench import IG_STEPS
+from medxai.commands.service import service_benchmark
 
 pytestmark = pytest.mark.slow
 
