@@ -83,7 +83,10 @@ def test_ctrl_c_during_stack_up_leaves_nothing_running(repository, trained_check
     up = subprocess.Popen([sys.executable, "-m", "medxai", "stack", "up", "--workdir", str(tmp_path), "--checkpoint",
                            str(trained_checkpoint), "--model", MODEL, "--triton-http-port", ports[0],
                            "--triton-grpc-port", ports[1], "--triton-metrics-port", ports[2], "--port", ports[3],
-                           "--metrics-port", ports[4]], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                           "--metrics-port", ports[4]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          # a suite started in the background (`cmd &`) inherits SIGINT ignored: Python would then
+                          # never raise KeyboardInterrupt, so the child gets the terminal's default back
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state_file = tmp_path / "stack.json"
     deadline = time.monotonic() + 120
     while not (state_file.is_file() and "pid" in json.loads(state_file.read_text() or "{}").get("triton", {})):
