@@ -153,6 +153,8 @@ class FoldTrainer:
         # a hospital has masks for a few images: guidance sees those of a fixed random share of the training set
         rng = np.random.default_rng(config.seed)
         self.guided = torch.from_numpy(rng.random(len(train_idx)) < config.guidance_share)
+        if config.guidance == "attention":
+            guidance.spatial_gate(self.model)  # a UserError now, not at the first step, for a model without one
         self.steps_done = 0  # across epochs: L_exp goes on every `exp_every`-th optimiser step
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
                                           weight_decay=config.weight_decay)
@@ -182,7 +184,6 @@ class FoldTrainer:
         with gate as record:  # the spatial gate's logits of each forward pass (attention guidance)
             for batch in self.train_loader:
                 images, targets = batch["image"].to(self.device), batch["target"].to(self.device)
-                masks = torch.where(self.guided[batch["index"]][:, None, None], batch["mask"], 255).to(self.device)
                 if self.channels_last:
                     images = images.contiguous(memory_format=torch.channels_last)
                 with autocast(self.device, self.bf16):
@@ -194,7 +195,9 @@ class FoldTrainer:
                         exp = explanation_loss(self.model, images, targets, logits.detach(), self.config)
                         exp_values.append(exp.item())
                         loss = loss + self.config.alpha_exp * exp
-                    if kind != "none":
+                    if kind != "none":  # the masks of the images outside the guided share count as none (255)
+                        masks = torch.where(self.guided[batch["index"]][:, None, None], batch["mask"], 255)
+                        masks = masks.to(self.device)
                         guide = (guidance.attention_loss(gate_logits, masks) if kind == "attention" else
                                  guidance.rrr_loss(self.model, images, masks, self.config.guidance_images,
                                                    self.model.multi_label))
@@ -292,8 +295,6 @@ def train(config: TrainConfig) -> dict:
         raise UserError("--alpha-exp must be >= 0")
     if config.guidance not in guidance.KINDS:
         raise UserError(f"--guidance must be one of {', '.join(guidance.KINDS)}, got '{config.guidance}'")
-    if config.guidance == "attention" and not config.model.endswith("_attention"):
-        raise UserError("--guidance attention needs a model with an attention module (an *_attention architecture)")
     if config.guidance_weight < 0 or not 0 < config.guidance_share <= 1 or config.guidance_images < 1:
         raise UserError("--guidance-weight must be >= 0, --guidance-share in (0, 1] and --guidance-images >= 1")
     if config.fold is not None and not 0 <= config.fold < config.folds:

@@ -87,7 +87,7 @@ def test_attention_guidance_teaches_the_gate_the_lesions_of_unseen_images(traine
 def test_guidance_needs_an_attention_model_and_a_known_kind(phantom_dir, tmp_path):
     common = ("train", "--data", str(phantom_dir), "--out", str(tmp_path / "run"), "--image-size", "32",
               "--epochs", "1")
-    assert_user_error(medxai(*common, "--model", "resnet18", "--guidance", "attention"), "attention module")
+    assert_user_error(medxai(*common, "--model", "resnet50", "--guidance", "attention"), "attention module")
     assert_user_error(medxai(*common, "--model", "resnet18_attention", "--guidance", "saliency"),
                       "--guidance must be one of none, rrr, attention")
     assert_user_error(medxai(*common, "--model", "resnet18_attention", "--guidance-share", "0"),
