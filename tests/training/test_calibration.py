@@ -13,6 +13,7 @@ def test_training_stores_a_temperature_that_does_not_worsen_validation_ece(check
     assert calibration["calibrated"] and info.temperature == calibration["temperature"] == model.temperature
     assert info.temperature > 0 and info.temperature != 1.0
     assert 0 <= calibration["ece_after"] <= calibration["ece_before"] <= 1
+    assert calibration["nll_after"] <= calibration["nll_before"]  # what the fit minimises
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["temperature"] == info.temperature and metrics["ece_after"] == calibration["ece_after"]
     assert metrics["folds"][0]["ece_before"] == calibration["ece_before"]
