@@ -6,14 +6,16 @@ from medxai.checkpoint import load_checkpoint, read_checkpoint_info
 from training.trainer import TrainConfig, train
 
 
-def test_training_stores_a_temperature_that_does_not_worsen_validation_ece(checkpoint_each_precision):
+def test_training_stores_a_temperature_that_does_not_worsen_validation_nll(checkpoint_each_precision):
     run = checkpoint_each_precision.parent
     model, info = load_checkpoint(checkpoint_each_precision)
     calibration = info.metrics["calibration"]
     assert calibration["calibrated"] and info.temperature == calibration["temperature"] == model.temperature
     assert info.temperature > 0 and info.temperature != 1.0
-    assert 0 <= calibration["ece_after"] <= calibration["ece_before"] <= 1
-    assert calibration["nll_after"] <= calibration["nll_before"]  # what the fit minimises
+    assert 0 <= calibration["ece_after"] <= 1 and 0 <= calibration["ece_before"] <= 1
+    # T minimises the validation NLL, so NLL cannot rise; the binned ECE of a small fold can (Guo et al. 2017
+    # report ECE falling on large sets; the demo's validation fold once went 0.160 -> 0.175 while held-out fell)
+    assert calibration["nll_after"] <= calibration["nll_before"] + 1e-6
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["temperature"] == info.temperature and metrics["ece_after"] == calibration["ece_after"]
     assert metrics["folds"][0]["ece_before"] == calibration["ece_before"]
