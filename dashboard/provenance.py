@@ -1,5 +1,5 @@
 """What Triton's repository says about each published version (`provenance.json`, written by `medxai
-export`): checkpoint, architecture, validation metrics, parity, and the release gate's refusals, the
+export`): checkpoint, architecture, validation metrics, calibration, parity, and the release gate's refusals, the
 model-randomisation sanity check among them. Read only when the dashboard is given the repository folder."""
 
 import json
@@ -29,3 +29,15 @@ def sanity_result(provenance: dict | None) -> str:
         return "unknown (no model repository given)"
     failed = [reason for reason in provenance.get("gate_refusals", []) if SANITY_PHRASE in reason]
     return f"failed: {failed[0]}" if failed else "passed"
+
+
+def calibration_result(provenance: dict | None) -> str:
+    """The served temperature and the validation ECE before and after it, as training recorded them."""
+    if provenance is None:
+        return "unknown (no model repository given)"
+    calibration = provenance.get("metrics", {}).get("calibration")
+    temperature = provenance.get("temperature", 1.0)
+    if not calibration or not calibration.get("calibrated"):
+        return f"not calibrated (T = {temperature:g})"
+    return (f"T = {temperature:.3f}; validation ECE {calibration['ece_before']:.3f} before, "
+            f"{calibration['ece_after']:.3f} after")

@@ -75,6 +75,7 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
             log(f"released despite: {reason}")
         provenance = {"checkpoint": str(checkpoint), "checkpoint_sha256": checkpoint_sha256(checkpoint),
                       "architecture": info.architecture, "git_commit": info.git_commit, "metrics": info.metrics,
+                      "temperature": info.temperature,
                       "input_dtype": input_dtype, "parity": [report.as_dict() for report in parity],
                       "gate_refusals": refusals, "randomisation_check": decision.randomisation}
         (staged / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2))

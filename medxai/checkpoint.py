@@ -2,7 +2,7 @@
 
 A checkpoint is a `torch.save`d dict of plain Python values and tensors (loadable with weights_only=True):
 architecture and its arguments, weights, class names, multi-label flag, image size, normalisation,
-data fingerprint, git commit, validation metrics and a format version.
+data fingerprint, git commit, validation metrics, calibration temperature and a format version.
 """
 
 import datetime
@@ -36,6 +36,7 @@ class CheckpointInfo:
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     format_version: int = FORMAT_VERSION
+    temperature: float = 1.0  # temperature scaling (fitted on the validation fold); 1.0 = uncalibrated, as old files
 
     @property
     def num_classes(self) -> int:
@@ -53,9 +54,12 @@ def git_commit() -> str:
 
 
 def build_from_info(info: CheckpointInfo) -> MedicalClassifier:
-    """An untrained model of the architecture the info describes, with its normalisation set."""
+    """An untrained model of the architecture the info describes, with its normalisation and temperature set."""
+    if not info.temperature > 0:
+        raise UserError(f"checkpoint temperature must be > 0, got {info.temperature}")
     model = build_model(info.architecture, info.num_classes, multi_label=info.multi_label, **info.architecture_args)
     model.set_normalization(info.mean, info.std)
+    model.temperature = float(info.temperature)
     return model
 
 

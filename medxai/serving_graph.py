@@ -1,8 +1,9 @@
 """The graph every inference-only path runs: raw pixels in, probabilities out, written as ONNX.
 
 `medxai export` writes it for Triton; LIME runs the same graph in ONNX Runtime in process
-(`medxai.explain.onnx_predictor`), so both describe one model. The checkpoint's normalisation and output
-activation travel inside the graph: clients never normalise and never apply softmax.
+(`medxai.explain.onnx_predictor`), so both describe one model. The checkpoint's normalisation, calibration
+temperature and output activation travel inside the graph: clients never normalise, never scale and never apply
+softmax.
 """
 
 import io
@@ -21,7 +22,8 @@ MIN_OPSET = 17
 
 
 class ServingGraph(nn.Module):
-    """Raw pixels [N,3,S,S] (uint8 0-255, or float 0-1) to probabilities [N,C]."""
+    """Raw pixels [N,3,S,S] (uint8 0-255, or float 0-1) to calibrated probabilities [N,C] (the model's
+    `probabilities`: softmax or sigmoid of logits / T, T traced as a constant)."""
 
     def __init__(self, model: MedicalClassifier, input_dtype: str = "float32"):
         super().__init__()

@@ -11,6 +11,7 @@ from medxai.checkpoint import load_checkpoint
 from medxai.data import ImageDataset, load_dataset, read_image
 from medxai.data.dataset import to_model_input
 from medxai.errors import UserError
+from medxai.metrics.calibration import expected_calibration_error, plot_reliability, reliability_bins
 from medxai.metrics.classification import classification_metrics, plot_roc
 from medxai.precision import hardware, use_bf16
 from training.trainer import autocast, predict_batches
@@ -27,8 +28,10 @@ def _records_for_split(spec, split: str | None):
 
 def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: str | None = None,
              precision: str = "auto", batch_size: int = 32, explanations: bool = True, max_explained: int = 32) -> dict:
-    """Write OUT/metrics.json (accuracy, auc, precision, recall, f1, per-class AUC, confusion matrix) and OUT/roc.png;
-    with expert masks or boxes in the data, add `explanations.<method>` localisation and faithfulness scores."""
+    """Write OUT/metrics.json (accuracy, auc, precision, recall, f1, per-class AUC, confusion matrix, the
+    checkpoint's temperature, expected calibration error and reliability bins), OUT/roc.png and
+    OUT/reliability.png; with expert masks or boxes in the data, add `explanations.<method>` localisation and
+    faithfulness scores. Probabilities are the calibrated ones the model serves (logits / its temperature)."""
     model, info = load_checkpoint(checkpoint)
     spec = _records_for_split(load_dataset(data), split)
     if spec.class_names != info.class_names:
@@ -43,6 +46,11 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plot_roc(probabilities, targets, info.class_names, info.multi_label, out / "roc.png", f"{spec.name} ROC")
+    bins = reliability_bins(probabilities, targets, info.multi_label)
+    ece = expected_calibration_error(probabilities, targets, info.multi_label)
+    plot_reliability(bins, out / "reliability.png", f"{spec.name} T = {info.temperature:.3f}, ECE {ece:.3f}")
+    metrics.update({"temperature": info.temperature, "ece": ece, "reliability": bins,
+                    "reliability_png": str(out / "reliability.png")})
     metrics.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "roc_png": str(out / "roc.png"),
                     "hardware": hardware(device, precision)})
     if explanations and max_explained > 0 and spec.has_localisation():

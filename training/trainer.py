@@ -2,8 +2,10 @@
 
 Adam (0.9, 0.999), cosine annealing, early stopping on validation loss, best checkpoint by validation AUC,
 bf16 autocast + channels_last where the hardware does bf16 natively (`medxai.precision`), DDP when launched
-by torchrun. A run folder holds the resolved config,
-per-fold histories (CSV + JSON), checkpoints, ROC curves and metrics.json; `RUN/best.pt` is the selected fold's.
+by torchrun. After a fold, its best checkpoint is calibrated by temperature scaling on that fold's validation
+logits (`medxai.metrics.calibration`; the temperature goes into the checkpoint). A run folder holds the resolved
+config, per-fold histories (CSV + JSON), checkpoints, ROC curves, reliability diagrams and metrics.json;
+`RUN/best.pt` is the selected fold's.
 """
 
 import csv
@@ -28,6 +30,8 @@ from medxai.data import ImageDataset, load_dataset
 from medxai.data.dataset import channel_statistics
 from medxai.data.records import DatasetSpec
 from medxai.errors import UserError
+from medxai.metrics.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood,
+                                       plot_reliability, reliability_bins)
 from medxai.metrics.classification import classification_metrics, plot_roc
 from medxai.models import MedicalClassifier, build_model
 from medxai.precision import hardware, use_bf16
@@ -77,6 +81,7 @@ class TrainConfig:
     guidance_weight: float = 1.0
     guidance_images: int = 8  # rrr: annotated images per step (double backprop)
     guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
+    calibrate: bool = True  # fit a temperature on each fold's validation logits after training
 
     def architecture_args(self) -> dict:
         args: dict = {"dropout": self.dropout}
@@ -114,6 +119,21 @@ def predict_batches(model: MedicalClassifier, loader: DataLoader, device: torch.
             targets.append(batch["target"].numpy())
     mean_loss = sum(losses) / sum(len(t) for t in targets) if losses else math.nan
     return np.concatenate(probabilities), np.concatenate(targets), mean_loss
+
+
+def predict_logits(model: MedicalClassifier, loader: DataLoader, device: torch.device, bf16: bool,
+                   channels_last: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Raw logits [N, C] (float32, computed as training computed them) and targets over a loader, in eval mode."""
+    model.eval()
+    logits, targets = [], []
+    with torch.inference_mode(), autocast(device, bf16):
+        for batch in loader:
+            images = batch["image"].to(device)
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            logits.append(model(images).float().cpu().numpy())
+            targets.append(batch["target"].numpy())
+    return np.concatenate(logits), np.concatenate(targets)
 
 
 def explanation_loss(model: MedicalClassifier, images: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor,
@@ -260,8 +280,39 @@ class FoldTrainer:
                         console.print(f"{self.folder.name}: early stop after {epoch + 1} epochs")
                         break
         assert best is not None, "training ran no epoch"
-        return {**best, "epochs_run": len(history),
+        calibration = self.calibrate() if distributed.is_main() else {}
+        return {**best, **calibration, "epochs_run": len(history),
                 "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history]))}
+
+    def calibrate(self) -> dict:
+        """Reload the best checkpoint, fit its temperature on this fold's validation logits (when `calibrate`),
+        store it in the checkpoint and draw the calibrated reliability diagram. Returns the temperature and the
+        validation ECE and NLL before and after (T minimises the NLL; the binned ECE of a small validation fold
+        can still rise); the other validation metrics stay those of the uncalibrated
+        probabilities (accuracy is the same: T does not change the argmax)."""
+        state = torch.load(self.folder / "best.pt", map_location=self.device, weights_only=True)["state_dict"]
+        self.model.load_state_dict(state)
+        logits, targets = predict_logits(self.model, self.val_loader, self.device, self.bf16, self.channels_last)
+        temperature = fit_temperature(logits, targets, self.model.multi_label) if self.config.calibrate else 1.0
+        ece = {}
+        for name, value in (("before", 1.0), ("after", temperature)):  # the model ends with the fitted T
+            self.model.temperature = value
+            probabilities = self.model.probabilities(torch.from_numpy(logits)).numpy()
+            ece[name] = expected_calibration_error(probabilities, targets, self.model.multi_label)
+        plot_reliability(reliability_bins(probabilities, targets, self.model.multi_label),  # calibrated
+                         self.folder / "reliability.png",
+                         f"{self.folder.name} T = {temperature:.3f}, ECE {ece['before']:.3f} -> {ece['after']:.3f}")
+        calibration = {"temperature": temperature, "ece_before": ece["before"], "ece_after": ece["after"],
+                       "nll_before": negative_log_likelihood(logits, targets, 1.0, self.model.multi_label),
+                       "nll_after": negative_log_likelihood(logits, targets, temperature, self.model.multi_label),
+                       "calibrated": self.config.calibrate}
+        self.info.temperature = temperature
+        self.info.metrics = {**self.info.metrics, "calibration": calibration}
+        save_checkpoint(self.folder / "best.pt", self.model, self.info)
+        if self.config.calibrate:
+            console.print(f"{self.folder.name}: temperature {temperature:.3f}, validation ECE "
+                          f"{ece['before']:.4f} -> {ece['after']:.4f}", highlight=False)
+        return calibration
 
 
 def _better(metrics: dict, val_loss: float, best: dict) -> bool:
@@ -332,11 +383,13 @@ def train(config: TrainConfig) -> dict:
                                                         -results[i]["val_loss"]))
     chosen = results[selected]
     metrics = {**{k: chosen[k] for k in ("accuracy", "auc", "precision", "recall", "f1", "val_loss")},
+               **{k: chosen[k] for k in ("temperature", "ece_before", "ece_after") if k in chosen},
                "selected_fold": selected, "folds": results, **_summary(results),
                "data": str(config.data), "data_fingerprint": spec.fingerprint(), "device": str(device)}
     if distributed.is_main():
         shutil.copyfile(out / f"fold{selected}" / "best.pt", out / "best.pt")
         shutil.copyfile(out / f"fold{selected}" / "roc.png", out / "roc.png")
+        shutil.copyfile(out / f"fold{selected}" / "reliability.png", out / "reliability.png")
         shutil.copyfile(out / f"fold{selected}" / "validation_ids.txt", out / "validation_ids.txt")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
     distributed.teardown()

@@ -1,10 +1,10 @@
 """Models: the versions Triton serves that the explain service explains (ListModels), and for each what
-its repository entry records: checkpoint, architecture, validation metrics, release-gate result."""
+its repository entry records: checkpoint, architecture, validation metrics, calibration, release-gate result."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.provenance import gate_result, read_provenance, sanity_result
+from dashboard.provenance import calibration_result, gate_result, read_provenance, sanity_result
 from dashboard.ui import reviewer, served_models, settings
 
 config = settings()
@@ -24,6 +24,7 @@ for model in models:
     with st.expander(f"{model.name} v{model.version}", expanded=True):
         st.markdown(f"**Release gate:** {gate_result(provenance)}  \n"
                     f"**Sanity check:** {sanity_result(provenance)}  \n"
+                    f"**Calibration:** {calibration_result(provenance)}  \n"
                     f"**Architecture:** {provenance.get('architecture', '?')} · "
                     f"**git commit:** {provenance.get('git_commit', '')[:12] or '?'}")
         metrics = {key: value for key, value in provenance.get("metrics", {}).items()

@@ -45,6 +45,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         guidance_images: int = typer.Option(8, help="rrr: annotated images per step."),
         guidance_share: float = typer.Option(1.0, help="Share of the training images whose masks or boxes guidance "
                                                        "uses (a hospital has masks for a few)."),
+        calibrate: bool = typer.Option(True, help="Fit a temperature on each fold's validation logits and store it "
+                                                  "in the checkpoint (temperature scaling, Guo et al. 2017)."),
     ) -> None:
         """Train with cross-validation; writes RUN/best.pt and RUN/metrics.json.
 
@@ -61,7 +63,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             patience=patience, seed=seed, precision=precision, channels_last=channels_last, weighted_sampler=weighted_sampler,
             pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty, fold=fold,
             workers=default_workers() if workers is None else workers, guidance=guidance,
-            guidance_weight=guidance_weight, guidance_images=guidance_images, guidance_share=guidance_share))
+            guidance_weight=guidance_weight, guidance_images=guidance_images, guidance_share=guidance_share,
+            calibrate=calibrate))
         from training import distributed
         if distributed.rank() == 0:
             best = out / "best.pt" if metrics["selected_fold"] is not None else out / f"fold{fold}" / "best.pt"
@@ -72,7 +75,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     def evaluate(
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
         data: Path = typer.Option(..., help="Data source with the checkpoint's classes."),
-        out: Path = typer.Option(..., help="Folder for metrics.json and ROC PNG."),
+        out: Path = typer.Option(..., help="Folder for metrics.json and the ROC and reliability PNGs."),
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
         explanations: bool = typer.Option(True, help="Score explanations when the data has masks or boxes."),
         max_explained: int = typer.Option(32, min=0, help="Images whose explanations are scored (0: none)."),

@@ -39,6 +39,9 @@ class MedicalClassifier(nn.Module):
     `gradcam_layer` names (dotted path) the module whose 4-D output the seed paper's Grad-CAM explains;
     `cam_layer` the one the product's default class-activation map uses (chosen by measurement; default: the same).
     `multi_label` decides the output activation: sigmoid when True, softmax otherwise (see `probabilities`).
+    `temperature` (T > 0, from the checkpoint; `medxai.metrics.calibration`) scales the logits before that
+    activation only: `forward` returns raw logits, so explanations (which use logits and log-probabilities)
+    are unchanged by calibration; T never changes the predicted class.
     """
 
     def __init__(self, features: nn.Module, head: ClassificationHead, gradcam_layer: str, multi_label: bool = False,
@@ -51,12 +54,15 @@ class MedicalClassifier(nn.Module):
         self.gradcam_layer = gradcam_layer
         self.cam_layer = cam_layer or gradcam_layer
         self.multi_label = multi_label
+        self.temperature = 1.0  # a plain float, not a buffer: weights files stay as they were, traced as a constant
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(self.normalize(pixels)))
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
+        """Calibrated probabilities [N,C] of logits [N,C]: the activation of logits / temperature."""
+        scaled = logits / self.temperature
+        return torch.sigmoid(scaled) if self.multi_label else torch.softmax(scaled, dim=1)
 
     def set_normalization(self, mean: Sequence[float], std: Sequence[float]) -> None:
         self.normalize.mean.copy_(torch.tensor(list(mean))[None, :, None, None])

@@ -103,6 +103,7 @@ def test_models_page_lists_served_versions_with_their_gate(dashboard_settings):
     assert isinstance(models, pd.DataFrame) and models.loc[0, "model"] == "phantom"
     assert models.loc[0, "classes"] == "benign_nodule, malignant_nodule"
     assert "Release gate:" in app.markdown[0].value and "Sanity check:" in app.markdown[0].value
+    assert "Calibration:" in app.markdown[0].value
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ def test_short_training_learns_phantoms_well_above_chance(trained_run, phantom_d
     held_out = evaluate(trained_run / "best.pt", phantom_dir, trained_run / "eval", split="test", explanations=False)
     assert held_out["auc"] >= 0.8 and held_out["n"] == 48
     assert set(held_out) >= {"accuracy", "auc", "precision", "recall", "f1", "per_class_auc", "confusion_matrix"}
+    assert 0 <= held_out["ece"] <= 1 and held_out["temperature"] == read_checkpoint_info(trained_run / "best.pt").temperature
+    assert (trained_run / "eval" / "reliability.png").is_file() and len(held_out["reliability"]) == 15
 
 
 def test_checkpoint_carries_everything_and_round_trips(trained_checkpoint, phantom_dir, tmp_path):
@@ -110,6 +112,7 @@ def test_multi_label_training_masks_uncertain_findings(tmp_path):
                                 model="resnet18_attention", image_size=32, epochs=1, alpha_exp=0.0))
     _, info = load_checkpoint(tmp_path / "run" / "best.pt")
     assert info.multi_label and np.isfinite(metrics["val_loss"])
+    assert info.temperature > 0 and 0 <= metrics["ece_after"] <= 1  # one T on the sigmoid NLL
 
 
 def test_uncertain_findings_are_masked_out_of_the_loss_and_the_metrics():
