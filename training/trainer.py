@@ -173,8 +173,6 @@ class FoldTrainer:
         # a hospital has masks for a few images: guidance sees those of a fixed random share of the training set
         rng = np.random.default_rng(config.seed)
         self.guided = torch.from_numpy(rng.random(len(train_idx)) < config.guidance_share)
-        if config.guidance == "attention":
-            guidance.spatial_gate(self.model)  # a UserError now, not at the first step, for a model without one
         self.steps_done = 0  # across epochs: L_exp goes on every `exp_every`-th optimiser step
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
                                           weight_decay=config.weight_decay)
@@ -353,6 +351,9 @@ def train(config: TrainConfig) -> dict:
     seed_everything(config.seed)
     device = distributed.setup()
     spec = load_dataset(config.data, uncertainty=config.uncertainty)
+    if config.guidance == "attention":  # refused before the run folder is written (a meta model: no memory)
+        with torch.device("meta"):
+            guidance.spatial_gate(build_model(config.model, len(spec.class_names), **config.architecture_args()))
     out = Path(config.out)
     if distributed.is_main():
         out.mkdir(parents=True, exist_ok=True)

@@ -88,6 +88,7 @@ def test_guidance_needs_an_attention_model_and_a_known_kind(phantom_dir, tmp_pat
     common = ("train", "--data", str(phantom_dir), "--out", str(tmp_path / "run"), "--image-size", "32",
               "--epochs", "1")
     assert_user_error(medxai(*common, "--model", "resnet50", "--guidance", "attention"), "attention module")
+    assert not (tmp_path / "run").exists()  # refused before the run folder is written
     assert_user_error(medxai(*common, "--model", "resnet18_attention", "--guidance", "saliency"),
                       "--guidance must be one of none, rrr, attention")
     assert_user_error(medxai(*common, "--model", "resnet18_attention", "--guidance-share", "0"),
