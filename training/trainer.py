@@ -82,6 +82,7 @@ class TrainConfig:
     guidance_images: int = 8  # rrr: annotated images per step (double backprop)
     guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
     calibrate: bool = True  # fit a temperature on each fold's validation logits after training
+    recipe: str | None = None  # the `training.recipes` entry the CLI filled unset options from (a record only)
 
     def architecture_args(self) -> dict:
         args: dict = {"dropout": self.dropout}

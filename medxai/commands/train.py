@@ -20,14 +20,20 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     def train(
         data: Path = typer.Option(..., help="Labelled folder, CheXpert/ISIC CSV or MedMNIST npz."),
         out: Path = typer.Option(..., help="Run folder to write."),
-        model: str = typer.Option("resnet50_attention", help="Architecture from the registry."),
-        image_size: int = typer.Option(224, help="Square input size."),
-        epochs: int = typer.Option(100, help="Maximum epochs (early stopping may end sooner)."),
+        recipe: str = typer.Option(None, help="Settings for what is not given: paper (the paper's, for "
+                                              "--pretrained weights; its default) or scratch (measured for random "
+                                              "weights on a CPU; the default without --pretrained)."),
+        model: str = typer.Option(None, help="Architecture from the registry (recipe: resnet50_attention / "
+                                             "resnet18_attention)."),
+        image_size: int = typer.Option(None, help="Square input size (recipe: 224 / 128)."),
+        epochs: int = typer.Option(None, help="Maximum epochs, early stopping may end sooner (recipe: 100 / 20)."),
         folds: int = typer.Option(1, help="k for stratified group k-fold; 1 = one 80/20 holdout."),
-        alpha_exp: float = typer.Option(0.2, help="Weight of the explanation-consistency loss L_exp."),
+        alpha_exp: float = typer.Option(None, help="Weight of the explanation-consistency loss L_exp (recipe: "
+                                                   "0.2 / 0)."),
         exp_images: int = typer.Option(4, help="Images per batch that L_exp is computed on."),
         exp_every: int = typer.Option(8, help="Compute L_exp every k-th step (8: about 2x a plain step on average)."),
-        batch_size: int = typer.Option(32), lr: float = typer.Option(1e-4), patience: int = typer.Option(10),
+        batch_size: int = typer.Option(32), lr: float = typer.Option(None, help="Learning rate (recipe: 1e-4 / 1e-3)."),
+        patience: int = typer.Option(10),
         seed: int = typer.Option(42), precision: str = precision_option(),
         channels_last: bool = typer.Option(None, help="Default: on exactly when the precision is bf16."),
         weighted_sampler: bool = typer.Option(False),
@@ -38,9 +44,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                             "Job index; the last fold to finish writes RUN/best.pt."),
         workers: int = typer.Option(None, help="Data-loading processes (default: the cores available less one, "
                                                "at most 8)."),
-        guidance: str = typer.Option("none", help="Lesion guidance from the data's masks or boxes: none, attention "
-                                                  "(supervise the attention gate; cheap) or rrr (input gradients "
-                                                  "outside the region; double backprop)."),
+        guidance: str = typer.Option(None, help="Lesion guidance from the data's masks or boxes: none, attention "
+                                                "(supervise the attention gate; cheap) or rrr (input gradients "
+                                                "outside the region; double backprop) (recipe: none / attention)."),
         guidance_weight: float = typer.Option(1.0, help="Weight of the guidance term."),
         guidance_images: int = typer.Option(8, help="rrr: annotated images per step."),
         guidance_share: float = typer.Option(1.0, help="Share of the training images whose masks or boxes guidance "
@@ -52,17 +58,20 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
 
         Example: medxai train --data data/phantoms --out runs/demo --model resnet50_attention --image-size 224 --epochs 5 --folds 5
         """
+        from training.recipes import resolve
         from training.trainer import TrainConfig, default_workers, train as run_training
+        recipe, chosen = resolve(recipe, pretrained, {"model": model, "image_size": image_size, "epochs": epochs,
+                                                      "lr": lr, "alpha_exp": alpha_exp, "guidance": guidance})
         _existing(data, "data")
         if workers is not None and workers < 0:
             from medxai.errors import UserError
             raise UserError("--workers must be >= 0")
         metrics = run_training(TrainConfig(
-            data=str(data), out=str(out), model=model, image_size=image_size, epochs=epochs, folds=folds,
-            alpha_exp=alpha_exp, exp_images=exp_images, exp_every=exp_every, batch_size=batch_size, lr=lr,
+            data=str(data), out=str(out), **chosen, recipe=recipe, folds=folds,
+            exp_images=exp_images, exp_every=exp_every, batch_size=batch_size,
             patience=patience, seed=seed, precision=precision, channels_last=channels_last, weighted_sampler=weighted_sampler,
             pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty, fold=fold,
-            workers=default_workers() if workers is None else workers, guidance=guidance,
+            workers=default_workers() if workers is None else workers,
             guidance_weight=guidance_weight, guidance_images=guidance_images, guidance_share=guidance_share,
             calibrate=calibrate))
         from training import distributed
