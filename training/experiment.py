@@ -121,6 +121,7 @@ def run_fold(job: Job, fold: int, spec: DatasetSpec, data: Path, train_idx: np.n
               "train_images": len(train_idx), "val_images": len(val_idx), "best_epoch": best["epoch"],
               "epochs_run": best["epochs_run"], "train_seconds": train_seconds,
               "metrics": {k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")},
+              "calibration": {k: best.get(k) for k in ("temperature", "ece_before", "ece_after")},
               "probabilities": probabilities.tolist(), "targets": targets.tolist()}
     if job.explained:
         start = time.perf_counter()

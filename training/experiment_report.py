@@ -72,6 +72,7 @@ def table5(run: dict) -> list[dict]:
         for metric in ("accuracy", "auc", "precision", "recall", "f1"):
             mean, sd = mean_sd([r["metrics"][metric] for r in results])
             row[metric], row[f"{metric}_sd"] = fmt(mean), fmt(sd)
+        row |= calibration_cells(results)
         paper = PAPER_TABLE5.get("ours" if job["name"] == "ours" else job["model"], (NONE,) * 4)
         row |= {"paper_chexpert_acc_pct": paper[0], "paper_chexpert_auc": paper[1],
                 "paper_isic_acc_pct": paper[2], "paper_isic_auc": paper[3]}
@@ -79,6 +80,16 @@ def table5(run: dict) -> list[dict]:
             paired_p(ours, true_class_probability(results)))
         rows.append(row)
     return rows
+
+
+def calibration_cells(results: list[dict]) -> dict:
+    """Mean temperature and held-out ECE before -> after temperature scaling over the folds (the held-out fold is
+    the one T was fitted on, as in `medxai train`); folds trained before calibration existed read NONE."""
+    fits = [r.get("calibration") or {} for r in results]
+    if not all(fit.get("temperature") for fit in fits):
+        return {"temperature": NONE, "ece_before": NONE, "ece_after": NONE}
+    return {"temperature": fmt(np.mean([fit["temperature"] for fit in fits]), 2),
+            **{key: fmt(np.mean([fit[key] for fit in fits])) for key in ("ece_before", "ece_after")}}
 
 
 def explanation_row(name: str, scores: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None,
@@ -277,6 +288,7 @@ def plot_pooled_roc(run: dict, path: Path) -> None:
 TABLE5 = {"model": "{model}", "alpha": "{alpha}", "accuracy": "{accuracy} ± {accuracy_sd}",
           "AUC": "{auc} ± {auc_sd}", "precision": "{precision} ± {precision_sd}",
           "recall": "{recall} ± {recall_sd}", "F1": "{f1} ± {f1_sd}",
+          "T / ECE before → after": "{temperature} / {ece_before} → {ece_after}",
           "paper ACC % / AUC (CheXpert)": "{paper_chexpert_acc_pct} / {paper_chexpert_auc}",
           "paper ACC % / AUC (ISIC 2020)": "{paper_isic_acc_pct} / {paper_isic_auc}",
           "p (ours vs row)": "{p_vs_ours}"}

@@ -88,6 +88,9 @@ def test_every_table_has_its_shape(experiment_run):
     results = json.loads((report / "results.json").read_text())
     assert set(results["results"]) == {"ours", "ours_alpha0", "efficientnet_b0"}
     assert all(len(folds) == 2 for folds in results["results"].values())
+    with open(report / "table5_classification.csv") as handle:  # every fold calibrated, its ECE reported
+        assert all(float(row["temperature"]) > 0 and 0 <= float(row["ece_after"]) <= 1
+                   for row in csv.DictReader(handle))
 
 
 def test_every_number_in_the_report_is_in_a_csv(experiment_run):
