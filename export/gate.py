@@ -65,7 +65,8 @@ def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callabl
               for method, row in result["methods"].items()}
     if result["all_dead"]:
         return [f"every served map ({', '.join(result['methods'])}) is dead on all {len(pixels)} sample images: "
-                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"], checks, result["explanations"]
+                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"], \
+            checks, result["explanations"]
     if result["passed"]:
         return [], checks, result["explanations"]
     decisive = result["methods"][result["decisive"]]
@@ -89,10 +90,12 @@ def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: t
         log(f"shortcut check skipped: {skipped}")
         return [], {"mode": mode, "skipped": skipped}
     report = shortcut_check(model, pixels, regions, labels, explanations)
-    maps = ", ".join(f"{method} {share:.3f}" for method, share in report.outside.items())
-    log(f"shortcut check: accuracy {report.accuracy:.3f}, region only {report.region_only_accuracy:.3f} on "
-        f"{report.images} images; map energy outside the region {maps} (no-skill {report.no_skill:.3f})"
-        f"{'' if report.passed else ' (failed)'}")
+    maps = ", ".join(f"{method} {'dead' if share is None else f'{share:.3f}'}"
+                     for method, share in report.outside.items())
+    lift = "not known (dead)" if report.lift is None else f"{report.lift:.2f}x no-skill"
+    log(f"shortcut check: {report.decisive} map's energy in the region {lift}; map energy outside the region "
+        f"{maps} (no-skill {report.no_skill:.3f}); accuracy {report.accuracy:.3f}, region only "
+        f"{report.region_only_accuracy:.3f} on {report.images} images{'' if report.passed else ' (failed)'}")
     if not report.passed and mode == "warn":
         log(f"warning: {report.reason}")
     return ([report.reason] if not report.passed and mode == "refuse" else []), {"mode": mode} | report.as_dict()

@@ -1,6 +1,6 @@
-"""The shortcut check: a toy model that reads only a corner fails it and one that reads the region passes; a
-model trained on corner-marker phantoms is refused by the release gate and a clean one passes, in bf16 (where
-`auto` picks it) and fp32."""
+"""The shortcut check: maps of a toy model that reads only a corner fail it and those of one that reads the
+region pass; a model trained on corner-marker phantoms is refused by the release gate and a clean one passes,
+in bf16 (where `auto` picks it) and fp32."""
 
 import json
 
@@ -8,10 +8,12 @@ import pytest
 import torch
 from torch import nn
 
+from export.gate import release_gate
 from export.release import export_checkpoint
 from export.samples import sample_images
-from export.shortcut import MAX_ACCURACY_DROP, outside_share, region_only, shortcut_check
+from export.shortcut import MIN_LIFT, outside_share, region_only, shortcut_check
 from medxai.errors import UserError
+from medxai.explain.base import Explanation
 
 SIZE = 64
 
@@ -48,14 +50,25 @@ def toy_images() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return pixels, regions, labels
 
 
+def window_maps(window: tuple[slice, slice]) -> dict[str, Explanation]:
+    """A fused map [8,64,64] that is 1 in `window` and 0 elsewhere: where MeanOf(window) takes its evidence."""
+    maps = torch.zeros(8, SIZE, SIZE)
+    maps[:, window[0], window[1]] = 1.0
+    return {"fusion": Explanation("fusion", maps, maps, None, [{"dead": False}] * 8)}
+
+
 def test_a_model_reading_a_corner_fails_and_one_reading_the_region_passes():
     pixels, regions, labels = toy_images()
-    corner = shortcut_check(MeanOf(CORNER), pixels, regions, labels)
-    assert corner.accuracy == 1.0 and corner.region_only_accuracy == 0.5 and not corner.passed
-    assert corner.reason.startswith("the model's evidence lies outside the expert regions: its accuracy on 8 "
-                                    "sample images falls from 1.000 to 0.500 when only the region is kept")
-    centre = shortcut_check(MeanOf(CENTRE), pixels, regions, labels)
-    assert centre.accuracy == centre.region_only_accuracy == 1.0 and centre.passed and centre.reason == ""
+    corner = shortcut_check(MeanOf(CORNER), pixels, regions, labels, window_maps(CORNER))
+    assert corner.lift == 0.0 and not corner.passed and corner.outside == {"fusion": 1.0}
+    assert corner.accuracy == 1.0 and corner.region_only_accuracy == 0.5  # the blur took the marker away
+    assert corner.reason.startswith("the model's evidence lies outside the expert regions: the fusion map puts "
+                                    "0.000 of its energy in the region, 0.00x the region's share of the image "
+                                    "(0.062; at least 1.5x needed) on 8 sample images; accuracy 1.000 as given, "
+                                    "0.500 with only the region kept")
+    centre = shortcut_check(MeanOf(CENTRE), pixels, regions, labels, window_maps(CENTRE))
+    assert centre.passed and centre.reason == "" and centre.lift == pytest.approx(SIZE ** 2 / 16 ** 2)
+    assert centre.accuracy == centre.region_only_accuracy == 1.0
     assert centre.no_skill == pytest.approx(1 - 16 * 16 / SIZE ** 2)
 
 
@@ -77,9 +90,9 @@ def test_map_energy_outside_the_region_against_no_skill():
 def test_images_with_empty_regions_are_left_out():
     pixels, regions, labels = toy_images()
     regions[:4] = False
-    assert shortcut_check(MeanOf(CENTRE), pixels, regions, labels).images == 4
+    assert shortcut_check(MeanOf(CENTRE), pixels, regions, labels, window_maps(CENTRE)).images == 4
     with pytest.raises(ValueError, match="empty"):
-        shortcut_check(MeanOf(CENTRE), pixels, torch.zeros_like(regions), labels)
+        shortcut_check(MeanOf(CENTRE), pixels, torch.zeros_like(regions), labels, window_maps(CENTRE))
 
 
 @pytest.fixture(scope="module")
@@ -103,31 +116,33 @@ def model_pair(marker_phantoms, checkpoint_each_precision, tmp_path_factory):
     return checkpoint_each_precision, out / "best.pt"
 
 
-@pytest.mark.slow
-def test_the_marker_model_fails_and_the_clean_model_passes_on_held_out_marked_phantoms(model_pair, marker_phantoms):
-    from medxai.checkpoint import load_checkpoint
-    samples = sample_images(SIZE, marker_phantoms, count=48)
-    assert samples.source.endswith("(test split)") and samples.regions is not None
-    clean, marker = (shortcut_check(load_checkpoint(path)[0], samples.pixels, samples.regions, samples.labels)
-                     for path in model_pair)
-    assert clean.passed, clean
-    assert not marker.passed and marker.accuracy - marker.region_only_accuracy > MAX_ACCURACY_DROP, marker
-
-
 def quiet(_: str) -> None:
     pass
 
 
 @pytest.mark.slow
-def test_export_refuses_the_marker_model_warns_when_asked_and_records_the_check(model_pair, marker_phantoms,
-                                                                                 tmp_path):
+def test_the_gate_refuses_the_marker_model_and_passes_the_clean_one_on_held_out_marked_phantoms(model_pair,
+                                                                                               marker_phantoms):
+    from medxai.checkpoint import load_checkpoint
+    samples = sample_images(SIZE, marker_phantoms, count=48)
+    assert samples.source.endswith("(test split)") and samples.regions is not None
+    clean, marker = (release_gate(load_checkpoint(path)[0], samples.pixels, [], quiet, regions=samples.regions,
+                                  labels=samples.labels) for path in model_pair)
+    assert clean.shortcut["passed"] and clean.refusals == [], clean.shortcut
+    assert not marker.shortcut["passed"] and marker.shortcut["lift"] < MIN_LIFT, marker.shortcut
+    assert any("the shortcut check failed" in reason for reason in marker.refusals)
+
+
+@pytest.mark.slow
+def test_export_refuses_the_marker_model_or_warns_when_asked_and_records_the_check(model_pair, marker_phantoms,
+                                                                                    tmp_path):
     clean, marker = model_pair
     if json.loads((clean.parent / "config.json").read_text())["precision"] != "auto":
         pytest.skip("the export path is the same in both precisions: run once")
     repository = tmp_path / "repository"
     with pytest.raises(UserError, match=r"refusing to release chest: the model's evidence lies outside the expert "
-                                        r"regions: its accuracy on 48 sample images falls from .*the shortcut check "
-                                        r"failed \(pass --force to export anyway\)"):
+                                        r"regions: the fusion map puts .*the shortcut check failed \(pass --force to "
+                                        r"export anyway\)"):
         export_checkpoint(marker, repository, "chest", target="cpu", data=marker_phantoms, log=quiet)
     lines = []
     warned = export_checkpoint(marker, repository, "chest", target="cpu", data=marker_phantoms,
@@ -137,8 +152,8 @@ def test_export_refuses_the_marker_model_warns_when_asked_and_records_the_check(
     assert recorded["shortcut_check"]["mode"] == "warn" and not recorded["shortcut_check"]["passed"]
     assert recorded["gate_refusals"] == [] and set(recorded["shortcut_check"]["outside"]) == {"cam", "ig", "lime",
                                                                                             "fusion"}
-    passed = export_checkpoint(clean, repository, "chest", target="cpu", data=marker_phantoms, log=quiet)
-    assert passed.summary()["shortcut_check"]["passed"] and passed.summary()["shortcut_check"]["images"] == 48
+    assert recorded["shortcut_check"]["images"] == 48 and warned.summary()["shortcut_check"] == \
+        recorded["shortcut_check"]
 
 
 def test_the_check_is_skipped_without_regions_and_an_unknown_mode_is_one_clear_line(make_checkpoint, tmp_path):
