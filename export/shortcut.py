@@ -40,12 +40,13 @@ FILL_SIGMA = 1 / 6
 @dataclass
 class ShortcutReport:
     """`images`: sample images with a non-empty region; `accuracy` and `region_only_accuracy` on them;
-    `no_skill`: mean share of the image outside the region; `outside`: per served map, the mean share of its
-    energy outside the region (over the explained images whose map is alive; None when none is); `lift`: the
-    `decisive` map's energy share in the region over the region's area share (None when it is dead on every
-    image); `passed`, and `reason` when not."""
+    `explained`: how many of them have maps; `no_skill`: the mean share of those images outside the region;
+    `outside`: per served map, the mean share of its energy outside the region (over the images whose map is
+    alive; None when none is); `lift`: the `decisive` map's energy share in the region over the region's area
+    share (None when it is dead on every image); `passed`, and `reason` when not."""
 
     images: int
+    explained: int
     accuracy: float
     region_only_accuracy: float
     no_skill: float
@@ -86,18 +87,17 @@ def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torc
                for method, explanation in maps.items()}
     explained = int(kept[:len(next(iter(maps.values())).maps)].sum())
     pixels, regions, labels = pixels[kept], regions[kept], labels[kept]
+    no_skill = 1 - float(regions[:explained].float().mean())
     model.eval()
     with torch.no_grad():
         accuracy = float((model(pixels).argmax(dim=1) == labels).float().mean())
         only = float((model(region_only(pixels, regions)).argmax(dim=1) == labels).float().mean())
-    no_skill = 1 - float(regions.float().mean())
     decisive = "fusion" if "fusion" in maps else next(iter(maps))
-    explained_no_skill = 1 - float(regions[:explained].float().mean())
-    lift = None if outside[decisive] is None else (1 - outside[decisive]) / (1 - explained_no_skill)
+    lift = None if outside[decisive] is None else (1 - outside[decisive]) / (1 - no_skill)
     passed = lift is None or lift >= min_lift
     reason = "" if passed else (
         f"the model's evidence lies outside the expert regions: the {decisive} map puts {1 - outside[decisive]:.3f} "
-        f"of its energy in the region, {lift:.2f}x the region's share of the image ({1 - explained_no_skill:.3f}; "
+        f"of its energy in the region, {lift:.2f}x the region's share of the image ({1 - no_skill:.3f}; "
         f"at least {min_lift:.1f}x needed) on {explained} sample images; accuracy {accuracy:.3f} as given, "
         f"{only:.3f} with only the region kept: the shortcut check failed")
-    return ShortcutReport(len(pixels), accuracy, only, no_skill, outside, decisive, lift, passed, reason)
+    return ShortcutReport(len(pixels), explained, accuracy, only, no_skill, outside, decisive, lift, passed, reason)
