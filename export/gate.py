@@ -1,5 +1,6 @@
-"""The release gate: a model is published only if its graphs match PyTorch and its explanations are
-sensitive to its weights (the model-randomisation sanity check, Adebayo et al. 2018).
+"""The release gate: a model is published only if its graphs match PyTorch, its explanations are sensitive to
+its weights (the model-randomisation sanity check, Adebayo et al. 2018) and its evidence lies inside the expert
+regions of the sample images (the shortcut check, `export.shortcut`; refuse, warn or off).
 
 Returns the reasons for refusal instead of raising, so the caller can print them and let `--force` override.
 """
@@ -10,24 +11,36 @@ from dataclasses import dataclass, field
 import torch
 
 from export.parity import ParityReport
+from export.shortcut import shortcut_check
 from medxai.models import MedicalClassifier
+
+
+SHORTCUT_MODES = ("refuse", "warn", "off")
+"""What a failed shortcut check does: refuse the release, only log a warning, or the check is not run."""
 
 
 @dataclass
 class GateDecision:
     """`refusals`: why the model must not be released (empty when it may be); `randomisation`: the
-    model-randomisation check of each served map (spearman, dead sample images, passed)."""
+    model-randomisation check of each served map (spearman, dead sample images, passed); `shortcut`: the
+    shortcut check's mode and numbers (`ShortcutReport.as_dict`), or why it was skipped."""
 
     refusals: list[str]
     randomisation: dict = field(default_factory=dict)
+    shortcut: dict = field(default_factory=dict)
 
 
 def release_gate(model: MedicalClassifier, pixels: torch.Tensor, parity: list[ParityReport],
-                 log: Callable[[str], None] = print) -> GateDecision:
-    """The gate's decision on `model` for sample `pixels` [N,3,S,S]; each served map's check is logged."""
+                 log: Callable[[str], None] = print, *, regions: torch.Tensor | None = None,
+                 labels: torch.Tensor | None = None, shortcut: str = "refuse") -> GateDecision:
+    """The gate's decision on `model` for sample `pixels` [N,3,S,S] with their expert `regions` [N,S,S] (bool)
+    and class `labels` [N] where known; every check is logged. `shortcut` is one of SHORTCUT_MODES."""
+    if shortcut not in SHORTCUT_MODES:
+        raise ValueError(f"shortcut must be one of {SHORTCUT_MODES}, got '{shortcut}'")
     reasons = [report.line() for report in parity if not report.passed]
-    sanity, checks = _sanity_reasons(model, pixels, log)
-    return GateDecision(reasons + sanity, checks)
+    sanity, checks, explanations = _sanity_reasons(model, pixels, log)
+    outside, record = _shortcut_reasons(model, pixels, regions, labels, explanations, shortcut, log)
+    return GateDecision(reasons + sanity + outside, checks, record)
 
 
 GATE_OPTIONS = {"lime": {"max_samples": 100, "min_samples": 50}, "ig": {"max_steps": 8}}
@@ -38,7 +51,7 @@ correlations, stable at 8 images, and it runs on every export."""
 
 
 def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callable[[str], None]
-                    ) -> tuple[list[str], dict]:
+                    ) -> tuple[list[str], dict, dict]:
     from medxai.explain.sanity import model_randomisation_check  # lazily: captum is heavy to import
     pixels = pixels[:GATE_IMAGES]
     with torch.no_grad():
@@ -52,11 +65,37 @@ def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callabl
               for method, row in result["methods"].items()}
     if result["all_dead"]:
         return [f"every served map ({', '.join(result['methods'])}) is dead on all {len(pixels)} sample images: "
-                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"], checks
+                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"], \
+            checks, result["explanations"]
     if result["passed"]:
-        return [], checks
+        return [], checks, result["explanations"]
     decisive = result["methods"][result["decisive"]]
     dead = f"; the {result['decisive']} maps of {len(decisive['dead'])} of {len(pixels)} sample images are " \
            f"dead" if decisive["dead"] else ""
     return [f"the {result['decisive']} map barely changes when the weights are randomised (Spearman "
-            f"{result['spearman']:.2f}{dead}): the model-randomisation sanity check failed"], checks
+            f"{result['spearman']:.2f}{dead}): the model-randomisation sanity check failed"], checks, \
+        result["explanations"]
+
+
+def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: torch.Tensor | None,
+                      labels: torch.Tensor | None, explanations: dict, mode: str, log: Callable[[str], None]
+                      ) -> tuple[list[str], dict]:
+    """The shortcut check on the sample images, reusing the randomisation check's maps of the first of them."""
+    if mode == "off":
+        return [], {"mode": mode}
+    skipped = ("the sample images have no expert regions (masks or boxes)" if regions is None
+               else "the model is multi-label (the check needs one class per image)" if labels is None
+               else "every sample image's region is empty" if not bool(regions.flatten(1).any()) else None)
+    if skipped:
+        log(f"shortcut check skipped: {skipped}")
+        return [], {"mode": mode, "skipped": skipped}
+    report = shortcut_check(model, pixels, regions, labels, explanations)
+    maps = ", ".join(f"{method} {'dead' if share is None else f'{share:.3f}'}"
+                     for method, share in report.outside.items())
+    lift = "not known (dead)" if report.lift is None else f"{report.lift:.2f}x no-skill"
+    log(f"shortcut check: {report.decisive} map's energy in the region {lift}; map energy outside the region "
+        f"{maps} (no-skill {report.no_skill:.3f}, {report.explained} images); accuracy {report.accuracy:.3f}, "
+        f"region only {report.region_only_accuracy:.3f} ({report.images} images){'' if report.passed else ' (failed)'}")
+    if not report.passed and mode == "warn":
+        log(f"warning: {report.reason}")
+    return ([report.reason] if not report.passed and mode == "refuse" else []), {"mode": mode} | report.as_dict()

@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.gate import release_gate
+from export.gate import SHORTCUT_MODES, release_gate
 from export.graphs import export_torchscript
 from export.parity import DEFAULT_TOLERANCE, ParityReport, check_parity
 from export.repository import check_overwrites, choose_version, model_files, publish, staging_dir
-from export.samples import DEFAULT_COUNT, sample_pixels
+from export.samples import DEFAULT_COUNT, sample_images
 from export.spec import ONNX_FILE, PROVENANCE_FILE, TORCHSCRIPT_FILE, ServingSpec
 from medxai.checkpoint import checkpoint_sha256, load_checkpoint
 from medxai.errors import UserError
@@ -29,11 +29,13 @@ class ExportResult:
     parity: list[ParityReport]
     refusals: list[str]
     randomisation: dict
+    shortcut: dict
 
     def summary(self) -> dict:
         return {"name": self.name, "version": self.version, "path": str(self.version_dir),
                 "parity": [report.as_dict() for report in self.parity], "gate_passed": not self.refusals,
-                "refusals": self.refusals, "randomisation_check": self.randomisation}
+                "refusals": self.refusals, "randomisation_check": self.randomisation,
+                "shortcut_check": self.shortcut}
 
 
 def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version: int | None = None,
@@ -41,14 +43,18 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
                       input_dtype: str = "float32", data: Path | None = None, samples: int = DEFAULT_COUNT,
                       tolerance: float = DEFAULT_TOLERANCE, tensorrt_fp16: bool = False,
                       cpu_providers: Sequence[str] = ("CPUExecutionProvider",), gpu_precision: str = "auto",
-                      log: Callable[[str], None] = print) -> ExportResult:
+                      shortcut_check: str = "refuse", log: Callable[[str], None] = print) -> ExportResult:
     """Export `checkpoint` as version `version` (default: next) of model `name` in `repository`.
 
     Raises UserError when something would be overwritten without `overwrite`, or when the release gate
-    refuses the model and `enforce_gate` is set (the CLI's --force clears both). `cpu_providers` are the ONNX
+    refuses the model and `enforce_gate` is set (the CLI's --force clears both). `shortcut_check` (refuse,
+    warn or off) is what a failed shortcut check does (`export.shortcut`, on the sample images of `data`,
+    default drawn phantoms, when they have masks or boxes). `cpu_providers` are the ONNX
     Runtime providers of the Python-backend config (CUDA first on GPU machines with onnxruntime-gpu);
     `gpu_precision` that of the gpu-python config (resolved on the serving GPU).
     """
+    if shortcut_check not in SHORTCUT_MODES:
+        raise UserError(f"--shortcut-check must be one of {', '.join(SHORTCUT_MODES)}, got '{shortcut_check}'")
     model, info = load_checkpoint(checkpoint)
     spec = ServingSpec.from_checkpoint(name, info, input_dtype=input_dtype, tensorrt_fp16=tensorrt_fp16,
                                        cpu_providers=list(cpu_providers), gpu_precision=gpu_precision)
@@ -57,7 +63,8 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
     files = model_files(spec, target)
     check_overwrites(model_dir, files, overwrite)
 
-    pixels = sample_pixels(spec.image_size, data, samples)
+    sample_set = sample_images(spec.image_size, data, samples)
+    pixels = sample_set.pixels
     graph = ServingGraph(model, input_dtype)
     example = graph.as_input(pixels[:2])
     staged = staging_dir(model_dir)
@@ -67,7 +74,8 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
         parity = check_parity(graph, staged / ONNX_FILE, staged / TORCHSCRIPT_FILE, pixels, tolerance)
         for report in parity:
             log(report.line())
-        decision = release_gate(model, pixels, parity, log)
+        decision = release_gate(model, pixels, parity, log, regions=sample_set.regions, labels=sample_set.labels,
+                                shortcut=shortcut_check)
         refusals = decision.refusals
         if refusals and enforce_gate:
             raise UserError(f"refusing to release {name}: {'; '.join(refusals)} (pass --force to export anyway)")
@@ -77,9 +85,10 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
                       "architecture": info.architecture, "git_commit": info.git_commit, "metrics": info.metrics,
                       "temperature": info.temperature,
                       "input_dtype": input_dtype, "parity": [report.as_dict() for report in parity],
-                      "gate_refusals": refusals, "randomisation_check": decision.randomisation}
+                      "gate_refusals": refusals, "randomisation_check": decision.randomisation,
+                      "shortcut_check": decision.shortcut, "sample_images": sample_set.source}
         (staged / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2))
         version_dir = publish(model_dir, staged, version, files)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
-    return ExportResult(name, version, version_dir, parity, refusals, decision.randomisation)
+    return ExportResult(name, version, version_dir, parity, refusals, decision.randomisation, decision.shortcut)

@@ -96,4 +96,5 @@ def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
             "maps": str(workdir / "served"), "received_after_s": {m["method"]: m["received_after_s"]
                                                                    for m in summary["maps"]},
             "repository": state["repository"], "audit_log": state["audit_log"],
-            "gate": {"refusals": provenance["gate_refusals"], "checks": provenance["randomisation_check"]}}
+            "gate": {"refusals": provenance["gate_refusals"], "checks": provenance["randomisation_check"],
+                     "shortcut": provenance["shortcut_check"]}}

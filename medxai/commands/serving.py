@@ -27,10 +27,14 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                "(configs/gpu-python.pbtxt, this tritonserver on CUDA), both (cpu "
                                                "and gpu) or all."),
         force: bool = typer.Option(False, help="Overwrite an existing version or config, and release even when "
-                                               "the parity or sanity gate refuses."),
+                                               "the release gate (parity, sanity, shortcut) refuses."),
         input_dtype: str = typer.Option("float32", help="Pixels clients send: float32 (0-1) or uint8 (0-255)."),
-        data: Path = typer.Option(None, help="Real images to verify parity on; default: drawn phantoms."),
-        samples: int = typer.Option(16, help="How many images parity and the sanity check run on."),
+        data: Path = typer.Option(None, help="Real images to verify the export on (its test split when it has one; "
+                                             "with masks or boxes, the shortcut check); default: drawn phantoms."),
+        samples: int = typer.Option(48, help="How many images parity and the shortcut check run on (the sanity "
+                                             "check on the first 8)."),
+        shortcut_check: str = typer.Option("refuse", help="When the model's evidence lies outside the sample "
+                                                          "images' expert regions: refuse, warn or off."),
         tolerance: float = typer.Option(1e-4, help="Largest allowed |difference| of probabilities vs PyTorch."),
         tensorrt_fp16: bool = typer.Option(False, help="GPU config: TensorRT FP16 execution accelerator."),
         precision: str = precision_option(),
@@ -43,7 +47,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         result = export_checkpoint(checkpoint, repository, name, version=version, target=target, overwrite=force,
                                    enforce_gate=not force, input_dtype=input_dtype, data=data, samples=samples,
                                    tolerance=tolerance, tensorrt_fp16=tensorrt_fp16, gpu_precision=precision,
-                                   log=typer.echo)
+                                   shortcut_check=shortcut_check, log=typer.echo)
         typer.echo(json.dumps(result.summary()))
 
     @triton_app.command("serve")

@@ -50,7 +50,8 @@ def model_randomisation_check(model: nn.Module, images: torch.Tensor, targets: t
     with its top `layers` randomised, and the images whose map is dead (`base.liveness`), which score 1. The
     model `passed` when the decisive map (the fused one when asked for, else the first) changes (mean below
     `threshold`) and not every map is dead on every image; the other methods are reported, a dead optional
-    method is not a reason to refuse."""
+    method is not a reason to refuse. `explanations` are the model's own (not randomised) maps by method, for
+    checks that need them too."""
     names = top_modules(model, layers)
     before = run_methods(model, images, targets, list(methods), options, precision)
     after = run_methods(randomise(model, names, seed).eval(), images, targets, list(methods), options, precision)
@@ -66,4 +67,4 @@ def model_randomisation_check(model: nn.Module, images: torch.Tensor, targets: t
     all_dead = all(len(report[method]["dead"]) == len(images) for method in methods)
     return {"methods": report, "decisive": decisive, "randomised": names, "threshold": threshold,
             "spearman": report[decisive]["spearman"], "all_dead": all_dead,
-            "passed": report[decisive]["passed"] and not all_dead}
+            "passed": report[decisive]["passed"] and not all_dead, "explanations": before}

@@ -17,9 +17,10 @@ SUBSTITUTES = ("blur", "zero")
 Predict = Callable[[torch.Tensor], torch.Tensor]
 
 
-def blurred(images: torch.Tensor) -> torch.Tensor:
-    """Gaussian blur with sigma = side / 20: keeps the colours, removes the detail."""
-    sigma = max(images.shape[-2:]) / 20
+def blurred(images: torch.Tensor, sigma_share: float = 1 / 20) -> torch.Tensor:
+    """Gaussian blur of images [N,3,H,W] with sigma = side x `sigma_share` (default side / 20): keeps the
+    colours, removes the detail."""
+    sigma = max(images.shape[-2:]) * sigma_share
     kernel = min(2 * round(3 * sigma) + 1, 2 * (min(images.shape[-2:]) // 2) - 1)
     return gaussian_blur(images, [kernel, kernel], [sigma, sigma])
 

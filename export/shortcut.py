@@ -1,0 +1,103 @@
+"""The shortcut check: does the model's evidence lie inside the expert region (lesion mask or box)?
+
+A model that learned a shortcut (a ruler, a text label, a corner marker) classifies by what lies outside the
+lesion. On sample images with expert regions and labels:
+
+- the rule: the served maps' share of energy inside the region against the region's share of the image (what
+  a uniform, no-skill map puts there; the energy-based pointing game of Wang et al., Score-CAM, CVPRW 2020).
+  The model fails when the decisive map (the fused one) puts less than `MIN_LIFT` times the no-skill share in
+  the region: its evidence lies outside.
+- reported beside it: the accuracy as given and with only the region kept (everything else a Gaussian blur of
+  sigma side / 6), the counterfactual test of shortcut learning (Geirhos et al., Nat. Mach. Intell. 2020).
+
+Measured on x-ray phantoms (64 px, resnet18_attention, 20 epochs; clean models and models trained on
+`make_phantoms(spurious_marker=True)`; the marked phantoms' test split, marker at random; 2-core AMD EPYC
+Zen 4): the fused map's lift (energy share in the lesion / lesion area share, 8 images) was 2.7, 3.2 and 1.7
+for three clean models and 1.0 for the marker model that cheats most (accuracy at chance on those images; the
+marker takes its malignant share from 0.02 to 0.98), so MIN_LIFT = 1.5. Two marker models that also use the
+lesion (the marker takes their malignant share from 0.3 to 0.9 and from 0.15 to 0.5) had lifts 1.7 and 2.0 and
+pass: the check catches a model whose evidence lies outside, not one that leans on a shortcut in part.
+Region-only accuracy is not the rule because the clean models disagree on it: with the blur fill one lost
+0.44 of its accuracy (any change outside its lesion, even a light blur, collapsed it to one class) while
+another gained 0.21; the outside mean and a median filter as fills did no better.
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from medxai.metrics.faithfulness import blurred
+from medxai.metrics.localisation import energy_in_mask
+from medxai.models import MedicalClassifier
+
+MIN_LIFT = 1.5
+"""The model fails when its decisive map's energy share in the region is below MIN_LIFT x the region's area share."""
+FILL_SIGMA = 1 / 6
+"""The fill outside the region: a Gaussian blur of the image with sigma = side x FILL_SIGMA."""
+
+
+@dataclass
+class ShortcutReport:
+    """`images`: sample images with a non-empty region; `accuracy` and `region_only_accuracy` on them;
+    `explained`: how many of them have maps; `no_skill`: the mean share of those images outside the region;
+    `outside`: per served map, the mean share of its energy outside the region (over the images whose map is
+    alive; None when none is); `lift`: the `decisive` map's energy share in the region over the region's area
+    share (None when it is dead on every image); `passed`, and `reason` when not."""
+
+    images: int
+    explained: int
+    accuracy: float
+    region_only_accuracy: float
+    no_skill: float
+    outside: dict[str, float | None]
+    decisive: str
+    lift: float | None
+    passed: bool
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def region_only(pixels: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """`pixels` [N,3,S,S] with everything outside `regions` [N,S,S] (bool) replaced by a Gaussian blur of the
+    image (sigma = side x FILL_SIGMA)."""
+    return torch.where(regions[:, None], pixels, blurred(pixels, FILL_SIGMA))
+
+
+def outside_share(maps: torch.Tensor, dead: list[bool], regions: torch.Tensor) -> float | None:
+    """Mean share of map energy outside the region over maps [M,S,S] that are alive; `regions` [>=M,S,S]."""
+    shares = [1 - energy_in_mask(saliency.numpy(), region.numpy())
+              for saliency, gone, region in zip(maps, dead, regions) if not gone]
+    return float(np.mean(shares)) if shares else None
+
+
+def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torch.Tensor, labels: torch.Tensor,
+                   maps: dict, min_lift: float = MIN_LIFT) -> ShortcutReport:
+    """The check on sample `pixels` [N,3,S,S] in [0, 1] with expert `regions` [N,S,S] (bool) and class indices
+    `labels` [N], in fp32 (as served). `maps`: the served maps of the first M <= N images by method
+    (`Explanation`s: maps [M,S,S] in [0, 1] and their dead flags); the fused one decides when present, else
+    the first. Images whose region is empty are left out (ValueError when none is left)."""
+    kept = regions.flatten(1).any(dim=1)
+    if not bool(kept.any()):
+        raise ValueError("every sample image's region is empty")
+    outside = {method: outside_share(explanation.maps[kept[:len(explanation.maps)]],
+                                     [d for d, k in zip(explanation.dead, kept) if k], regions[kept])
+               for method, explanation in maps.items()}
+    explained = int(kept[:len(next(iter(maps.values())).maps)].sum())
+    pixels, regions, labels = pixels[kept], regions[kept], labels[kept]
+    no_skill = 1 - float(regions[:explained].float().mean())
+    model.eval()
+    with torch.no_grad():
+        accuracy = float((model(pixels).argmax(dim=1) == labels).float().mean())
+        only = float((model(region_only(pixels, regions)).argmax(dim=1) == labels).float().mean())
+    decisive = "fusion" if "fusion" in maps else next(iter(maps))
+    lift = None if outside[decisive] is None else (1 - outside[decisive]) / (1 - no_skill)
+    passed = lift is None or lift >= min_lift
+    reason = "" if passed else (
+        f"the model's evidence lies outside the expert regions: the {decisive} map puts {1 - outside[decisive]:.3f} "
+        f"of its energy in the region, {lift:.2f}x the region's share of the image ({1 - no_skill:.3f}; "
+        f"at least {min_lift:.1f}x needed) on {explained} sample images; accuracy {accuracy:.3f} as given, "
+        f"{only:.3f} with only the region kept: the shortcut check failed")
+    return ShortcutReport(len(pixels), explained, accuracy, only, no_skill, outside, decisive, lift, passed, reason)

@@ -1,0 +1,173 @@
+"""The shortcut check: maps of a toy model that reads only a corner fail it and those of one that reads the
+region pass; a model trained on corner-marker phantoms is refused by the release gate and a clean one passes,
+in bf16 (where `auto` picks it) and fp32."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from export.gate import release_gate
+from export.release import export_checkpoint
+from export.samples import sample_images
+from export.shortcut import MIN_LIFT, outside_share, region_only, shortcut_check
+from medxai.errors import UserError
+from medxai.explain.base import Explanation
+
+SIZE = 64
+
+
+class MeanOf(nn.Module):
+    """Logits [N,2] of a toy model that says class 1 when the mean of its pixels [N,3,64,64] in `window` is
+    bright (above 0.75)."""
+
+    def __init__(self, window: tuple[slice, slice]):
+        super().__init__()
+        self.window = window
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        score = pixels[:, :, self.window[0], self.window[1]].mean(dim=(1, 2, 3)) - 0.75
+        return torch.stack([-score, score], dim=1)
+
+
+CORNER = (slice(2, 6), slice(2, 6))
+CENTRE = (slice(24, 40), slice(24, 40))
+
+
+def toy_images() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eight grey images [8,3,64,64] whose class-1 images have a bright centre (the region) and a bright corner
+    marker, with the regions [8,64,64] and labels [8]."""
+    generator = torch.Generator().manual_seed(0)
+    pixels = 0.5 + 0.05 * torch.randn(8, 3, SIZE, SIZE, generator=generator)
+    labels = torch.tensor([0, 1] * 4)
+    regions = torch.zeros(8, SIZE, SIZE, dtype=torch.bool)
+    regions[:, CENTRE[0], CENTRE[1]] = True
+    for image, label in zip(pixels, labels):
+        if label:
+            image[:, CENTRE[0], CENTRE[1]] = 1.0
+            image[:, CORNER[0], CORNER[1]] = 1.0
+    return pixels, regions, labels
+
+
+def window_maps(window: tuple[slice, slice]) -> dict[str, Explanation]:
+    """A fused map [8,64,64] that is 1 in `window` and 0 elsewhere: where MeanOf(window) takes its evidence."""
+    maps = torch.zeros(8, SIZE, SIZE)
+    maps[:, window[0], window[1]] = 1.0
+    return {"fusion": Explanation("fusion", maps, maps, None, [{"dead": False}] * 8)}
+
+
+def test_a_model_reading_a_corner_fails_and_one_reading_the_region_passes():
+    pixels, regions, labels = toy_images()
+    corner = shortcut_check(MeanOf(CORNER), pixels, regions, labels, window_maps(CORNER))
+    assert corner.lift == 0.0 and not corner.passed and corner.outside == {"fusion": 1.0}
+    assert corner.accuracy == 1.0 and corner.region_only_accuracy == 0.5  # the blur took the marker away
+    assert corner.reason.startswith("the model's evidence lies outside the expert regions: the fusion map puts "
+                                    "0.000 of its energy in the region, 0.00x the region's share of the image "
+                                    "(0.062; at least 1.5x needed) on 8 sample images; accuracy 1.000 as given, "
+                                    "0.500 with only the region kept")
+    centre = shortcut_check(MeanOf(CENTRE), pixels, regions, labels, window_maps(CENTRE))
+    assert centre.passed and centre.reason == "" and centre.lift == pytest.approx(SIZE ** 2 / 16 ** 2)
+    assert centre.accuracy == centre.region_only_accuracy == 1.0
+    assert centre.no_skill == pytest.approx(1 - 16 * 16 / SIZE ** 2)
+
+
+def test_region_only_keeps_the_region_and_blurs_the_marker_away():
+    pixels, regions, _ = toy_images()
+    kept = region_only(pixels, regions)
+    assert torch.equal(kept[:, :, CENTRE[0], CENTRE[1]], pixels[:, :, CENTRE[0], CENTRE[1]])
+    assert float(kept[1, :, CORNER[0], CORNER[1]].mean()) < 0.6  # the marker was 1.0 on a 0.5 background
+
+
+def test_map_energy_outside_the_region_against_no_skill():
+    _, regions, _ = toy_images()
+    uniform, inside = torch.ones(8, SIZE, SIZE), regions.float()
+    assert outside_share(uniform, [False] * 8, regions) == pytest.approx(1 - 16 * 16 / SIZE ** 2)
+    assert outside_share(inside, [False] * 8, regions) == 0.0
+    assert outside_share(inside, [True] * 8, regions) is None  # every map dead: nothing to measure
+
+
+def test_images_with_empty_regions_are_left_out():
+    pixels, regions, labels = toy_images()
+    regions[:4] = False
+    assert shortcut_check(MeanOf(CENTRE), pixels, regions, labels, window_maps(CENTRE)).images == 4
+    with pytest.raises(ValueError, match="empty"):
+        shortcut_check(MeanOf(CENTRE), pixels, torch.zeros_like(regions), labels, window_maps(CENTRE))
+
+
+@pytest.fixture(scope="module")
+def marker_phantoms(tmp_path_factory):
+    """The shared phantoms (240 x-rays of 64 px, seed 0) with the corner marker on the malignant training
+    images and at random on the test split."""
+    from medxai.data.phantoms import make_phantoms
+    return make_phantoms(tmp_path_factory.mktemp("marker-phantoms"), "xray", n=240, seed=0, size=SIZE,
+                         spurious_marker=True)
+
+
+@pytest.fixture(scope="module")
+def model_pair(marker_phantoms, checkpoint_each_precision, tmp_path_factory):
+    """(clean checkpoint, marker checkpoint): the shared model of each precision, and its twin trained alike on
+    the marker phantoms."""
+    from training.trainer import TrainConfig, train
+    precision = json.loads((checkpoint_each_precision.parent / "config.json").read_text())["precision"]
+    out = tmp_path_factory.mktemp(f"marker-run-{precision}")
+    train(TrainConfig(data=str(marker_phantoms), out=str(out), model="resnet18_attention", image_size=SIZE,
+                      epochs=20, lr=1e-3, alpha_exp=0.0, precision=precision))
+    return checkpoint_each_precision, out / "best.pt"
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+@pytest.mark.slow
+def test_the_gate_refuses_the_marker_model_and_passes_the_clean_one_on_held_out_marked_phantoms(model_pair,
+                                                                                               marker_phantoms):
+    from medxai.checkpoint import load_checkpoint
+    samples = sample_images(SIZE, marker_phantoms, count=48)
+    assert samples.source.endswith("(test split)") and samples.regions is not None
+    clean, marker = (release_gate(load_checkpoint(path)[0], samples.pixels, [], quiet, regions=samples.regions,
+                                  labels=samples.labels) for path in model_pair)
+    assert clean.shortcut["passed"] and clean.refusals == [], clean.shortcut
+    assert not marker.shortcut["passed"] and marker.shortcut["lift"] < MIN_LIFT, marker.shortcut
+    assert any("the shortcut check failed" in reason for reason in marker.refusals)
+
+
+@pytest.mark.slow
+def test_export_refuses_the_marker_model_or_warns_when_asked_and_records_the_check(model_pair, marker_phantoms,
+                                                                                    tmp_path):
+    clean, marker = model_pair
+    if json.loads((clean.parent / "config.json").read_text())["precision"] != "auto":
+        pytest.skip("the export path is the same in both precisions: run once")
+    repository = tmp_path / "repository"
+    with pytest.raises(UserError, match=r"refusing to release chest: the model's evidence lies outside the expert "
+                                        r"regions: the fusion map puts .*the shortcut check failed \(pass --force to "
+                                        r"export anyway\)"):
+        export_checkpoint(marker, repository, "chest", target="cpu", data=marker_phantoms, log=quiet)
+    lines = []
+    warned = export_checkpoint(marker, repository, "chest", target="cpu", data=marker_phantoms,
+                               shortcut_check="warn", log=lines.append)
+    assert any(line.startswith("warning: the model's evidence lies outside") for line in lines)
+    recorded = json.loads((warned.version_dir / "provenance.json").read_text())
+    assert recorded["shortcut_check"]["mode"] == "warn" and not recorded["shortcut_check"]["passed"]
+    assert recorded["gate_refusals"] == [] and set(recorded["shortcut_check"]["outside"]) == {"cam", "ig", "lime",
+                                                                                            "fusion"}
+    assert recorded["shortcut_check"]["images"] == 48 and warned.summary()["shortcut_check"] == \
+        recorded["shortcut_check"]
+
+
+def test_the_check_is_skipped_without_regions_and_an_unknown_mode_is_one_clear_line(make_checkpoint, tmp_path):
+    from medxai.data.phantoms import make_phantoms
+    data = make_phantoms(tmp_path / "data", "xray", n=4, seed=0, size=SIZE)
+    (data / "labels.csv").write_text("\n".join(line.split(",")[0] + "," + line.split(",")[1]
+                                               for line in (data / "labels.csv").read_text().splitlines()))
+    for mask in (data / "masks").iterdir():
+        mask.unlink()
+    lines = []
+    result = export_checkpoint(make_checkpoint(1), tmp_path / "repository", "chest", target="cpu", data=data,
+                               enforce_gate=False, samples=4, log=lines.append)
+    assert result.shortcut == {"mode": "refuse", "skipped": "the sample images have no expert regions (masks or "
+                                                            "boxes)"}
+    assert "shortcut check skipped: the sample images have no expert regions (masks or boxes)" in lines
+    with pytest.raises(UserError, match="--shortcut-check must be one of refuse, warn, off, got 'maybe'"):
+        export_checkpoint(make_checkpoint(1), tmp_path / "repository", "chest", shortcut_check="maybe")
