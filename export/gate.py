@@ -83,7 +83,8 @@ def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: t
     """The shortcut check on the sample images, reusing the randomisation check's maps of the first of them."""
     if mode == "off":
         return [], {"mode": mode}
-    skipped = ("the sample images have no expert regions (masks or boxes)" if regions is None
+    skipped = ("the sample images have no expert regions (masks or boxes) of the model's classes (give --data: "
+               "a labelled folder of its own data)" if regions is None
                else "the model is multi-label (the check needs one class per image)" if labels is None
                else "every sample image's region is empty" if not bool(regions.flatten(1).any()) else None)
     if skipped:

@@ -21,12 +21,14 @@ with the region only; at 48, 0.04 on held-out and 0.12 on drawn phantoms (`expor
 @dataclass
 class Samples:
     """`pixels` float [N,3,S,S] in [0, 1]; `regions` bool [N,S,S] (the expert mask, or box drawn filled) or None
-    when the images have none; `labels` class indices [N], or None for multi-label data; `source`, in words."""
+    when the images have none; `labels` class indices [N], or None for multi-label data; `source`, in words;
+    `class_names`: the classes `labels` index (the data's)."""
 
     pixels: torch.Tensor
     regions: torch.Tensor | None
     labels: torch.Tensor | None
     source: str
+    class_names: list[str]
 
 
 def sample_images(image_size: int, data: Path | None = None, count: int = DEFAULT_COUNT) -> Samples:
@@ -60,4 +62,4 @@ def _first_images(spec: DatasetSpec, image_size: int, count: int, source: str) -
     pixels = torch.stack([item["image"] for item in items])
     regions = torch.stack([item["mask"] == 1 for item in items]) if annotated else None
     labels = None if spec.multi_label else torch.stack([item["target"] for item in items]).long()
-    return Samples(pixels, regions, labels, source)
+    return Samples(pixels, regions, labels, source, list(spec.class_names))
