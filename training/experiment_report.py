@@ -197,10 +197,9 @@ def shortcut_verdict(run: dict) -> str:
               if marked["energy"]["fusion"]["marker"] > clean["energy"]["fusion"]["marker"] else
               "no more than the model trained without the marker")
     return (f"The model trained with the marker {gate}. It {drop}. Its maps {looked}; the fused map put "
-            f"{versus}. The check that would stop such a model: on held-out images with expert masks, the share "
-            "of each map's energy outside the lesion in regions a shortcut could use (corners, borders, text), "
-            "against the no-skill share, together with the gap between validation accuracy and accuracy on "
-            "images whose markers are shuffled.")
+            f"{versus}. The release gate's shortcut check (`export/shortcut.py`; `medxai export --data` with "
+            "expert masks) judges a model by its fused map's energy in the expert regions against their share of "
+            "the image; this study reports the randomisation check only.")
 
 
 def run_table(run: dict, command: str) -> list[dict]:
