@@ -63,18 +63,21 @@ def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callabl
             f"{'' if row['passed'] else ' (unchanged)'}")
     checks = {method: {"spearman": round(row["spearman"], 4), "dead": len(row["dead"]), "passed": row["passed"]}
               for method, row in result["methods"].items()}
+    return _sanity_refusals(result, len(pixels)), checks, result["explanations"]
+
+
+def _sanity_refusals(result: dict, images: int) -> list[str]:
+    """Why the model-randomisation check `result` refuses the model (empty when it passed)."""
     if result["all_dead"]:
-        return [f"every served map ({', '.join(result['methods'])}) is dead on all {len(pixels)} sample images: "
-                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"], \
-            checks, result["explanations"]
+        return [f"every served map ({', '.join(result['methods'])}) is dead on all {images} sample images: "
+                f"the model gives no positive evidence to explain: the model-randomisation sanity check failed"]
     if result["passed"]:
-        return [], checks, result["explanations"]
+        return []
     decisive = result["methods"][result["decisive"]]
-    dead = f"; the {result['decisive']} maps of {len(decisive['dead'])} of {len(pixels)} sample images are " \
+    dead = f"; the {result['decisive']} maps of {len(decisive['dead'])} of {images} sample images are " \
            f"dead" if decisive["dead"] else ""
     return [f"the {result['decisive']} map barely changes when the weights are randomised (Spearman "
-            f"{result['spearman']:.2f}{dead}): the model-randomisation sanity check failed"], checks, \
-        result["explanations"]
+            f"{result['spearman']:.2f}{dead}): the model-randomisation sanity check failed"]
 
 
 def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: torch.Tensor | None,
