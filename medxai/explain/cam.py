@@ -21,18 +21,15 @@ from torch.nn import functional as F
 from medxai.explain.base import Explanation, explanation, model_device
 
 VARIANTS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM, "layercam": LayerCAM}
-DEFAULT_VARIANT = "hirescam"
+DEFAULT_VARIANT = "gradcam"
 SCORES = ("logit", "log_probability")
 DEFAULT_SCORE = "log_probability"
-"""The product's CAM is HiResCAM of the class's log-probability at the model's CAM layer (ResNet stage 1 for
-ours), chosen by `medxai bench maps` (README "Which maps, measured"). On our trained models the paper's Grad-CAM
-of the logit at the attention output was dead on most images (the class logits rise and fall together, and
-98 % of the class-weighted cells were negative); the log-probability subtracts what raises every class and
-leaves the evidence for this one. At the attention output (a sixteenth of the side) even that map pointed into
-the tumour box on 37 % of brain MRI slices; HiResCAM (gradient times activation per cell, summed over channels:
-no spatial averaging of the gradients) at stage 1 pointed on 63 %, with a lower deletion AUC, and passed the
-randomisation check. Grad-CAM++ and LayerCAM barely changed when the top layers were randomised (Spearman 0.65
-to 0.95): they show activations, not the decision."""
+"""The product's CAM explains the class's log-probability at the model's Grad-CAM layer: on our trained models
+the paper's Grad-CAM of the logit was dead on most images (the class logits rise and fall together, and 98 % of
+the class-weighted cells were negative), while the log-probability subtracts what raises every class and leaves
+the evidence for this one. Grad-CAM++ and LayerCAM localised better on phantoms but barely changed when the top
+layers were randomised (Spearman 0.65 to 0.95): they show activations, not the decision (README "Which maps,
+measured")."""
 
 
 class _Score:

@@ -26,9 +26,7 @@ WEIGHTS = {"cam": 0.4, "gradcam": 0.4, "ig": 0.4, "lime": 0.2}
 """Base weight of each component map: the paper's 0.4 / 0.4 / 0.2, the product's CAM in Grad-CAM's place."""
 RULES = ("paper", "alive", "faithfulness")
 DEFAULT_RULE = "faithfulness"
-FAITHFULNESS_STEPS = 8
-"""Steps of the curves that weigh the maps: enough to rank three maps on one image (the served faithfulness
-curves, `explain_service.validation.FAITHFULNESS_STEPS`, keep 16)."""
+FAITHFULNESS_STEPS = 16
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 

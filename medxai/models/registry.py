@@ -83,10 +83,7 @@ def _resnet(torchvision_name: str, attention: bool, num_classes: int, dropout: f
             parts.append(("attention", ChannelSpatialAttention(channels)))
     features = nn.Sequential(OrderedDict(parts))
     gradcam_layer = "features.attention" if attention else "features.layer4"
-    # the product's CAM at stage 1 (a quarter of the input's side): measured better than the attention output on
-    # brain MRI and phantoms (README "Which maps, measured"); the paper's Grad-CAM keeps its layer
-    return MedicalClassifier(features, ClassificationHead(net.fc.in_features, num_classes, dropout), gradcam_layer,
-                             cam_layer="features.layer1")
+    return MedicalClassifier(features, ClassificationHead(net.fc.in_features, num_classes, dropout), gradcam_layer)
 
 
 @register("resnet50_attention")

@@ -58,8 +58,8 @@ def test_served_maps_are_alive_and_the_fused_map_points_at_the_lesion(checkpoint
             assert 0 <= scores[method][name] <= 1
     for method in ("ig", "fusion"):  # the fused map is dead only where every map is
         assert scores[method]["dead_share"] <= 1 / 8, (method, scores[method])
-    # The CAM may still die on a few images of a 64 px model; never more often than the paper's Grad-CAM of the
-    # logit (the demo's 96 px model: test_demo).
+    # At 64 px the attention output has 4x4 cells and the CAM can still die on a few images; never more often
+    # than the paper's Grad-CAM of the logit (the demo's 96 px model: test_demo).
     assert scores["cam"]["dead_share"] <= scores["gradcam"]["dead_share"]
     assert scores["fusion"]["iou"] > scores["centred_disc"]["iou"]
     assert scores["fusion"]["energy_in_mask"] > 1.5 * scores["whole_image"]["energy_in_mask"]

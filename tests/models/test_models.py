@@ -75,15 +75,3 @@ def test_pretrained_weights_load_from_a_local_file_and_never_download(tmp_path, 
     torch.save({"unrelated": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(UserError, match="does not hold resnet18 weights"):
         build_model("resnet18_attention", 2, pretrained=str(tmp_path / "other.pth"))
-
-
-def test_the_product_cam_explains_stage_1_and_the_papers_gradcam_the_attention_output():
-    """The default CAM (HiResCAM of the log-probability) at a quarter of the input's side, chosen by
-    `medxai bench maps`; the paper's Grad-CAM keeps its layer."""
-    from medxai.explain import cam, gradcam
-    model = build_model("resnet18_attention", num_classes=2).eval()
-    images, targets = torch.rand(2, 3, 64, 64), torch.tensor([0, 1])
-    ours = cam.explain(model, images, targets).diagnostics[0]
-    assert (ours["variant"], ours["score"], ours["layer"]) == ("hirescam", "log_probability", "features.layer1")
-    assert ours["layer_resolution"] == [16, 16]
-    assert gradcam.explain(model, images, targets).diagnostics[0]["layer"] == "features.attention"
