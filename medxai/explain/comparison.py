@@ -32,9 +32,9 @@ NOISE_TUNNEL_SAMPLES = 8
 
 
 def candidate_layers(model: nn.Module) -> list[str]:
-    """The CAM layers compared: ResNet stages 2 to 4 and the attention output where the model has them (finer
+    """The CAM layers compared: ResNet stages 1 to 4 and the attention output where the model has them (finer
     cells first), else the model's Grad-CAM layer."""
-    names = [f"features.{name}" for name in ("layer2", "layer3", "attention", "layer4")]
+    names = [f"features.{name}" for name in ("layer1", "layer2", "layer3", "attention", "layer4")]
     present = [name for name in names if _has(model, name)]
     return present or [model.gradcam_layer]
 
