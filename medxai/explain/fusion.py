@@ -26,7 +26,11 @@ WEIGHTS = {"cam": 0.4, "gradcam": 0.4, "ig": 0.4, "lime": 0.2}
 """Base weight of each component map: the paper's 0.4 / 0.4 / 0.2, the product's CAM in Grad-CAM's place."""
 RULES = ("paper", "alive", "faithfulness")
 DEFAULT_RULE = "faithfulness"
-FAITHFULNESS_STEPS = 16
+FAITHFULNESS_STEPS = 8
+"""Curve steps of the faithfulness rule's weights (2 x 9 passes per map). Against 16 steps, the fused map's
+Spearman correlation was 0.995 on 40 demo phantoms and 0.9997 on 30 brain MRI validation slices, its pointing
+game, top-area IoU and deletion AUC within 0.002 (README "Which maps, measured"); 4 steps moved them more
+(Spearman 0.990, one pointing-game hit lost on the phantoms)."""
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 
@@ -88,11 +92,12 @@ def image_weights(parts: list[Explanation], rule: str = DEFAULT_RULE, weights: d
 
 def fuse_explanations(parts: list[Explanation], rule: str = DEFAULT_RULE, weights: dict[str, float] | None = None,
                       images: torch.Tensor | None = None, targets: torch.Tensor | None = None,
-                      predict: Predict | None = None) -> Explanation:
-    """The fused Explanation of computed component explanations (see `image_weights`). Diagnostics per image:
-    the rule, `weight_<method>` for each component, and the fused map's own liveness; raw output: the parts."""
+                      predict: Predict | None = None, steps: int = FAITHFULNESS_STEPS) -> Explanation:
+    """The fused Explanation of computed component explanations (see `image_weights`; `steps`: the faithfulness
+    rule's curve steps). Diagnostics per image: the rule, `weight_<method>` for each component, and the fused
+    map's own liveness; raw output: the parts."""
     start = time.perf_counter()
-    table = image_weights(parts, rule, weights, images, targets, predict)
+    table = image_weights(parts, rule, weights, images, targets, predict, steps)
     fused = torch.stack([sum(row[part.method] * part.maps[index] for part in parts) * torch.ones_like(parts[0].maps[0])
                          for index, row in enumerate(table)])
     diagnostics = [{"rule": rule, **{f"weight_{name}": round(value, 4) for name, value in row.items()}, **alive}

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from medxai.explain.base import Explanation, explanation, liveness, normalise
-from medxai.explain.fusion import fuse, fuse_explanations, image_weights
+from medxai.explain.fusion import FAITHFULNESS_STEPS, fuse, fuse_explanations, image_weights, rule_passes
 
 
 def test_normalise_puts_the_99th_percentile_at_the_knee_and_keeps_the_order():
@@ -94,6 +94,22 @@ def test_faithfulness_rule_falls_back_to_the_live_maps_when_none_moves_the_predi
     maps = [explanation("cam", torch.rand(1, 8, 8), None, [{}], 0.0), explanation("ig", torch.rand(1, 8, 8), None, [{}], 0.0)]
     weights = image_weights(maps, "faithfulness", images=images, targets=torch.tensor([0]), predict=constant)[0]
     assert weights == {"cam": 0.5, "ig": 0.5}  # the alive weights, not a blank fused map
+
+
+def test_the_faithfulness_rule_costs_the_passes_the_work_budget_counts():
+    images = torch.rand(2, 3, 8, 8)
+    seen = []
+
+    def counting(batch: torch.Tensor) -> torch.Tensor:
+        seen.append(len(batch))
+        return torch.softmax(batch.mean(dim=(2, 3))[:, :2], dim=1)
+    maps = [explanation(name, torch.rand(2, 8, 8), None, [{}, {}], 0.0) for name in ("cam", "ig", "lime")]
+    for steps in (FAITHFULNESS_STEPS, 4):
+        seen.clear()
+        fuse_explanations(maps, "faithfulness", images=images, targets=torch.tensor([0, 1]), predict=counting,
+                          steps=steps)
+        assert sum(seen) == len(images) * rule_passes("faithfulness", 3, steps) == 2 * 3 * 2 * (steps + 1)
+    assert rule_passes("alive", 3) == rule_passes("paper", 3) == 0
 
 
 def test_fused_explanation_keeps_its_parts_and_its_weights():
