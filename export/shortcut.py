@@ -40,7 +40,8 @@ FILL_SIGMA = 1 / 6
 @dataclass
 class ShortcutReport:
     """`images`: sample images with a non-empty region; `accuracy` and `region_only_accuracy` on them;
-    `explained`: how many of them have maps; `no_skill`: the mean share of those images outside the region;
+    `explained`: how many of them have maps; `no_skill`: the mean share outside the region of those whose
+    decisive map is alive (of all explained ones when it is dead on every image);
     `outside`: per served map, the mean share of its energy outside the region (over the images whose map is
     alive; None when none is); `lift`: the `decisive` map's energy share in the region over the region's area
     share (None when it is dead on every image); `passed`, and `reason` when not."""
@@ -87,12 +88,14 @@ def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torc
                for method, explanation in maps.items()}
     explained = int(kept[:len(next(iter(maps.values())).maps)].sum())
     pixels, regions, labels = pixels[kept], regions[kept], labels[kept]
-    no_skill = 1 - float(regions[:explained].float().mean())
+    decisive = "fusion" if "fusion" in maps else next(iter(maps))
+    alive = torch.tensor([not dead for dead, k in zip(maps[decisive].dead, kept) if k], dtype=torch.bool)
+    # the no-skill share over the images whose decisive map is measured: the lift compares like with like
+    no_skill = 1 - float(regions[:explained][alive if bool(alive.any()) else slice(None)].float().mean())
     model.eval()
     with torch.no_grad():
         accuracy = float((model(pixels).argmax(dim=1) == labels).float().mean())
         only = float((model(region_only(pixels, regions)).argmax(dim=1) == labels).float().mean())
-    decisive = "fusion" if "fusion" in maps else next(iter(maps))
     lift = None if outside[decisive] is None else (1 - outside[decisive]) / (1 - no_skill)
     passed = lift is None or lift >= min_lift
     reason = "" if passed else (

@@ -72,6 +72,16 @@ def test_a_model_reading_a_corner_fails_and_one_reading_the_region_passes():
     assert centre.no_skill == pytest.approx(1 - 16 * 16 / SIZE ** 2)
 
 
+def test_no_skill_is_taken_over_the_images_whose_decisive_map_is_alive():
+    pixels, regions, labels = toy_images()
+    regions[4:] = True  # the last four regions cover the whole image, and their fused maps are dead
+    maps = window_maps(CENTRE)
+    maps["fusion"].diagnostics[4:] = [{"dead": True}] * 4
+    report = shortcut_check(MeanOf(CENTRE), pixels, regions, labels, maps)
+    assert report.no_skill == pytest.approx(1 - 16 * 16 / SIZE ** 2)  # the four live images' regions only
+    assert report.lift == pytest.approx(SIZE ** 2 / 16 ** 2) and report.passed
+
+
 def test_region_only_keeps_the_region_and_blurs_the_marker_away():
     pixels, regions, _ = toy_images()
     kept = region_only(pixels, regions)
