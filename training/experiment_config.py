@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from medxai.errors import UserError
+from medxai.models import has_attention
 
 PROFILES = ("cpu", "gpu")
 
@@ -78,7 +79,7 @@ def load_experiment(path: str | Path, profile: str = "cpu") -> Experiment:
     for variant in settings.variants:
         if variant.get("method") not in ("gradcam", "ig", "lime") or len(variant) < 2:
             raise UserError(f"{path}: each variant needs method = gradcam|ig|lime and at least one option, got {variant}")
-    if not settings.ours.endswith("_attention"):
+    if not has_attention(settings.ours):
         raise UserError(f"{path}: 'ours' must be an attention model, got '{settings.ours}'")
     if settings.spurious_marker and "phantoms" not in data:
         raise UserError(f"{path}: spurious_marker needs phantom data")

@@ -33,7 +33,7 @@ from medxai.errors import UserError
 from medxai.metrics.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood,
                                        plot_reliability, reliability_bins)
 from medxai.metrics.classification import classification_metrics, plot_roc
-from medxai.models import MedicalClassifier, build_model
+from medxai.models import MedicalClassifier, build_model, has_attention
 from medxai.precision import hardware, use_bf16
 from training import distributed
 from training import guidance
@@ -86,7 +86,7 @@ class TrainConfig:
 
     def architecture_args(self) -> dict:
         args: dict = {"dropout": self.dropout}
-        if self.model.endswith("_attention"):
+        if has_attention(self.model):
             args["attention_stage"] = self.attention_stage
         if self.model.startswith("vit"):
             args["image_size"] = self.image_size

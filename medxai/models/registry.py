@@ -4,6 +4,7 @@
 ImageNet weights come from a file the user has (`pretrained=PATH`, or `"imagenet"` to look in torch's hub cache).
 """
 
+import inspect
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,12 @@ def register(name: str):
 
 def model_names() -> list[str]:
     return sorted(_BUILDERS)
+
+
+def has_attention(name: str) -> bool:
+    """Whether architecture `name` has the channel-spatial attention module (what attention guidance and the
+    paper's Grad-CAM layer need): its builder takes `attention_stage`. False for an unknown name."""
+    return name in _BUILDERS and "attention_stage" in inspect.signature(_BUILDERS[name]).parameters
 
 
 def build_model(name: str, num_classes: int, *, multi_label: bool = False, dropout: float = 0.3,

@@ -3,7 +3,7 @@ import torch
 import torchvision
 
 from medxai.errors import UserError
-from medxai.models import ChannelSpatialAttention, build_model, model_names
+from medxai.models import ChannelSpatialAttention, build_model, has_attention, model_names
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -35,6 +35,13 @@ def test_attention_sits_after_the_configured_stage():
     assert names.index("attention") == names.index("layer2") + 1
     with pytest.raises(UserError):
         build_model("resnet50_attention", num_classes=2, attention_stage=5)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_has_attention_says_whether_the_built_model_has_the_module(name):
+    model = build_model(name, 2)
+    assert has_attention(name) == any(isinstance(m, ChannelSpatialAttention) for m in model.modules())
+    assert not has_attention("no_such_model")
 
 
 def test_attention_reweights_and_favours_salient_positions():
