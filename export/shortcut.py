@@ -83,13 +83,13 @@ def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torc
     kept = regions.flatten(1).any(dim=1)
     if not bool(kept.any()):
         raise ValueError("every sample image's region is empty")
-    outside = {method: outside_share(explanation.maps[kept[:len(explanation.maps)]],
-                                     [d for d, k in zip(explanation.dead, kept) if k], regions[kept])
+    dead = {method: [d for d, k in zip(explanation.dead, kept) if k] for method, explanation in maps.items()}
+    outside = {method: outside_share(explanation.maps[kept[:len(explanation.maps)]], dead[method], regions[kept])
                for method, explanation in maps.items()}
     explained = int(kept[:len(next(iter(maps.values())).maps)].sum())
     pixels, regions, labels = pixels[kept], regions[kept], labels[kept]
     decisive = "fusion" if "fusion" in maps else next(iter(maps))
-    alive = torch.tensor([not dead for dead, k in zip(maps[decisive].dead, kept) if k], dtype=torch.bool)
+    alive = ~torch.tensor(dead[decisive], dtype=torch.bool)
     # the no-skill share over the images whose decisive map is measured: the lift compares like with like
     no_skill = 1 - float(regions[:explained][alive if bool(alive.any()) else slice(None)].float().mean())
     model.eval()

@@ -33,7 +33,7 @@ from medxai.errors import UserError
 from medxai.metrics.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood,
                                        plot_reliability, reliability_bins)
 from medxai.metrics.classification import classification_metrics, plot_roc
-from medxai.models import MedicalClassifier, build_model, has_attention
+from medxai.models import MedicalClassifier, build_model, builder_options
 from medxai.precision import hardware, use_bf16
 from training import distributed
 from training import guidance
@@ -85,10 +85,11 @@ class TrainConfig:
     recipe: str | None = None  # the `training.recipes` entry the CLI filled unset options from (a record only)
 
     def architecture_args(self) -> dict:
+        options = builder_options(self.model)
         args: dict = {"dropout": self.dropout}
-        if has_attention(self.model):
+        if "attention_stage" in options:
             args["attention_stage"] = self.attention_stage
-        if self.model.startswith("vit"):
+        if "image_size" in options:
             args["image_size"] = self.image_size
         return args
 

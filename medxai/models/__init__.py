@@ -2,6 +2,6 @@
 
 from medxai.models.attention import ChannelSpatialAttention
 from medxai.models.classifier import MedicalClassifier
-from medxai.models.registry import build_model, has_attention, model_names
+from medxai.models.registry import build_model, builder_options, has_attention, model_names
 
-__all__ = ["ChannelSpatialAttention", "MedicalClassifier", "build_model", "has_attention", "model_names"]
+__all__ = ["ChannelSpatialAttention", "MedicalClassifier", "build_model", "builder_options", "has_attention", "model_names"]

@@ -31,10 +31,16 @@ def model_names() -> list[str]:
     return sorted(_BUILDERS)
 
 
+def builder_options(name: str) -> frozenset[str]:
+    """The keyword options the builder of architecture `name` takes (empty for an unknown name): what a training
+    config may pass it, e.g. `attention_stage`, or `image_size` for a ViT."""
+    return frozenset(inspect.signature(_BUILDERS[name]).parameters) if name in _BUILDERS else frozenset()
+
+
 def has_attention(name: str) -> bool:
     """Whether architecture `name` has the channel-spatial attention module (what attention guidance and the
     paper's Grad-CAM layer need): its builder takes `attention_stage`. False for an unknown name."""
-    return name in _BUILDERS and "attention_stage" in inspect.signature(_BUILDERS[name]).parameters
+    return "attention_stage" in builder_options(name)
 
 
 def build_model(name: str, num_classes: int, *, multi_label: bool = False, dropout: float = 0.3,

@@ -3,7 +3,7 @@ import torch
 import torchvision
 
 from medxai.errors import UserError
-from medxai.models import ChannelSpatialAttention, build_model, has_attention, model_names
+from medxai.models import ChannelSpatialAttention, build_model, builder_options, has_attention, model_names
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -41,7 +41,16 @@ def test_attention_sits_after_the_configured_stage():
 def test_has_attention_says_whether_the_built_model_has_the_module(name):
     model = build_model(name, 2)
     assert has_attention(name) == any(isinstance(m, ChannelSpatialAttention) for m in model.modules())
-    assert not has_attention("no_such_model")
+    assert not has_attention("no_such_model") and builder_options("no_such_model") == frozenset()
+
+
+def test_builder_options_are_what_a_training_config_may_pass():
+    from training.trainer import TrainConfig
+    assert "image_size" in builder_options("vit_b_16") and "image_size" not in builder_options("resnet18_attention")
+    assert TrainConfig(data="d", out="o", model="vit_b_16", image_size=96).architecture_args() == \
+        {"dropout": 0.3, "image_size": 96}
+    assert TrainConfig(data="d", out="o", model="resnet18_attention", attention_stage=2).architecture_args() == \
+        {"dropout": 0.3, "attention_stage": 2}
 
 
 def test_attention_reweights_and_favours_salient_positions():
