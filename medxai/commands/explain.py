@@ -118,3 +118,48 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             out.write_text(json.dumps(result, indent=2))
         typer.echo(json.dumps(result))
 
+
+    @bench_app.command("paired")
+    def bench_paired(
+        checkpoint: Path = typer.Option(..., help="The reference model (best.pt), e.g. trained without guidance."),
+        against: Path = typer.Option(..., help="The model compared with it, at the same image size."),
+        data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
+        split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
+        ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
+        images: int = typer.Option(30, min=2, help="Images with a mask or box scored (the first ones)."),
+        out: Path = typer.Option(None, help="Also write the table as JSON here."),
+        precision: str = precision_option(),
+    ) -> None:
+        """Both models' served maps on the same images: pointing game, top-area IoU and deletion AUC per
+        image, their means, differences and Wilcoxon signed-rank p (markdown on stderr, JSON last on stdout).
+
+        Example: medxai bench paired --checkpoint runs/brain128/best.pt --against runs/brain128_att/best.pt --data ../shared/data/brain_mri --ids runs/brain128/validation_ids.txt
+        """
+        from rich.console import Console
+        from medxai.checkpoint import load_checkpoint, read_checkpoint_info
+        from medxai.errors import UserError
+        from medxai.explain.comparison import held_out_images
+        from medxai.explain.paired import markdown, paired_comparison, per_image_scores
+        from medxai.precision import hardware
+        for path in (checkpoint, against):
+            if not path.is_file():
+                raise UserError(f"checkpoint not found: {path}")
+        infos = [read_checkpoint_info(path) for path in (checkpoint, against)]
+        if infos[0].image_size != infos[1].image_size or infos[0].class_names != infos[1].class_names:
+            raise UserError(f"the models differ in image size ({infos[0].image_size} and {infos[1].image_size} px) "
+                            "or classes: a paired comparison needs the same pixels and explained classes")
+        console = Console(stderr=True)
+        first, info, pixels, masks, targets = held_out_images(str(checkpoint), str(data), split,
+                                                              str(ids) if ids else None, images, precision)
+        second = load_checkpoint(str(against))[0]
+        console.print(f"{len(pixels)} images with masks; explaining their true class with each model")
+        table = paired_comparison(per_image_scores(first, pixels, masks, targets, precision),
+                                  per_image_scores(second, pixels, masks, targets, precision))
+        console.print(markdown(table, checkpoint.parent.name, against.parent.name))
+        result = {"checkpoint": str(checkpoint), "against": str(against), "data": str(data), "split": split,
+                  "ids": str(ids) if ids else None, **info, "images": len(pixels), "maps": table,
+                  "hardware": hardware("cpu", precision)}
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2))
+        typer.echo(json.dumps(result))
