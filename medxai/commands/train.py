@@ -25,8 +25,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                               "weights on a CPU; the default without --pretrained)."),
         model: str = typer.Option(None, help="Architecture from the registry (recipe: resnet50_attention / "
                                              "resnet18_attention)."),
-        image_size: int = typer.Option(None, help="Square input size (recipe: 224 / 128)."),
-        epochs: int = typer.Option(None, help="Maximum epochs, early stopping may end sooner (recipe: 100 / 20)."),
+        image_size: int = typer.Option(None, help="Square input size (recipe: 224 / 160)."),
+        epochs: int = typer.Option(None, help="Maximum epochs, early stopping may end sooner (recipe: 100 / 24)."),
         folds: int = typer.Option(1, help="k for stratified group k-fold; 1 = one 80/20 holdout."),
         alpha_exp: float = typer.Option(None, help="Weight of the explanation-consistency loss L_exp (recipe: "
                                                    "0.2 / 0)."),
