@@ -46,7 +46,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                "at most 8)."),
         guidance: str = typer.Option(None, help="Lesion guidance from the data's masks or boxes: none, attention "
                                                 "(supervise the attention gate; cheap) or rrr (input gradients "
-                                                "outside the region; double backprop) (recipe: none / attention)."),
+                                                "outside the region; double backprop) (recipe: none / none)."),
         guidance_weight: float = typer.Option(1.0, help="Weight of the guidance term."),
         guidance_images: int = typer.Option(8, help="rrr: annotated images per step."),
         guidance_share: float = typer.Option(1.0, help="Share of the training images whose masks or boxes guidance "
