@@ -8,6 +8,22 @@ import typer
 from medxai.commands.options import precision_option
 
 
+def _require_files(*paths: Path | None, what: str = "checkpoint") -> None:
+    """Refuse, in one line, a given path that is not a file (None: not given, nothing to check)."""
+    from medxai.errors import UserError
+    for path in paths:
+        if path is not None and not path.is_file():
+            raise UserError(f"{what} not found: {path}")
+
+
+def _emit(result: dict, out: Path | None) -> None:
+    """A bench's result: JSON written to `out` when given (its folder made), and printed last on stdout."""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+    typer.echo(json.dumps(result))
+
+
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("explain")
     def explain(
@@ -30,10 +46,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from medxai.errors import UserError
         from medxai.explain.pipeline import parse_methods
         from medxai.explain.report import explain_file
-        if not checkpoint.is_file():
-            raise UserError(f"checkpoint not found: {checkpoint}")
-        if not image.is_file():
-            raise UserError(f"image not found: {image}")
+        _require_files(checkpoint)
+        _require_files(image, what="image")
         from medxai.explain.fusion import RULES
         try:
             chosen = parse_methods(methods)
@@ -67,10 +81,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         """
         import shutil
         import tempfile
-        from medxai.errors import UserError
         from medxai.explain.bench import bench_explain as run_bench
-        if checkpoint is not None and not checkpoint.is_file():
-            raise UserError(f"checkpoint not found: {checkpoint}")
+        _require_files(checkpoint)
         with tempfile.TemporaryDirectory(prefix="medxai-bench-explain-") as folder:
             if checkpoint is None:
                 from training.quick import phantom_model
@@ -99,11 +111,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         Example: medxai bench maps --checkpoint demo/run/best.pt --data demo/data --split test --images 40
         """
         from rich.console import Console
-        from medxai.errors import UserError
         from medxai.explain.comparison import compare, held_out_images, markdown
         from medxai.precision import hardware
-        if not checkpoint.is_file():
-            raise UserError(f"checkpoint not found: {checkpoint}")
+        _require_files(checkpoint)
         console = Console(stderr=True)
         model, info, pixels, masks, targets = held_out_images(str(checkpoint), str(data), split,
                                                               str(ids) if ids else None, images, precision)
@@ -113,10 +123,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         console.print(markdown(table))
         result = {"checkpoint": str(checkpoint), "data": str(data), "split": split, "ids": str(ids) if ids else None,
                   **info, "images": len(pixels), "rows": table, "hardware": hardware("cpu", precision)}
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(result, indent=2))
-        typer.echo(json.dumps(result))
+        _emit(result, out)
 
 
     @bench_app.command("paired")
@@ -141,9 +148,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from medxai.explain.comparison import held_out_images
         from medxai.explain.paired import markdown, paired_comparison, per_image_scores
         from medxai.precision import hardware
-        for path in (checkpoint, against):
-            if not path.is_file():
-                raise UserError(f"checkpoint not found: {path}")
+        _require_files(checkpoint, against)
         infos = [read_checkpoint_info(path) for path in (checkpoint, against)]
         if infos[0].image_size != infos[1].image_size or infos[0].class_names != infos[1].class_names:
             raise UserError(f"the models differ in image size ({infos[0].image_size} and {infos[1].image_size} px) "
@@ -159,7 +164,4 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         result = {"checkpoint": str(checkpoint), "against": str(against), "data": str(data), "split": split,
                   "ids": str(ids) if ids else None, **info, "images": len(pixels), "maps": table,
                   "hardware": hardware("cpu", precision)}
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(result, indent=2))
-        typer.echo(json.dumps(result))
+        _emit(result, out)

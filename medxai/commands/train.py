@@ -15,6 +15,15 @@ def _existing(path: Path, what: str) -> Path:
     return path
 
 
+def _recipe_values(setting: str) -> str:
+    """A setting's value in each named recipe, for help texts ("paper / scratch"), read from
+    `training.recipes` so the help cannot drift from what `resolve` applies."""
+    from training.recipes import RECIPES
+    values = [RECIPES[name][setting] for name in RECIPES]
+    return "recipe " + " / ".join(RECIPES) + ": " + " / ".join(f"{v:g}" if isinstance(v, float) else str(v)
+                                                              for v in values)
+
+
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("train")
     def train(
@@ -23,16 +32,16 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         recipe: str = typer.Option(None, help="Settings for what is not given: paper (the paper's, for "
                                               "--pretrained weights; its default) or scratch (measured for random "
                                               "weights on a CPU; the default without --pretrained)."),
-        model: str = typer.Option(None, help="Architecture from the registry (recipe: resnet50_attention / "
-                                             "resnet18_attention)."),
-        image_size: int = typer.Option(None, help="Square input size (recipe: 224 / 160)."),
-        epochs: int = typer.Option(None, help="Maximum epochs, early stopping may end sooner (recipe: 100 / 24)."),
+        model: str = typer.Option(None, help=f"Architecture from the registry ({_recipe_values('model')})."),
+        image_size: int = typer.Option(None, help=f"Square input size ({_recipe_values('image_size')})."),
+        epochs: int = typer.Option(None, help="Maximum epochs, early stopping may end sooner "
+                                                f"({_recipe_values('epochs')})."),
         folds: int = typer.Option(1, help="k for stratified group k-fold; 1 = one 80/20 holdout."),
-        alpha_exp: float = typer.Option(None, help="Weight of the explanation-consistency loss L_exp (recipe: "
-                                                   "0.2 / 0)."),
+        alpha_exp: float = typer.Option(None, help="Weight of the explanation-consistency loss L_exp "
+                                                   f"({_recipe_values('alpha_exp')})."),
         exp_images: int = typer.Option(4, help="Images per batch that L_exp is computed on."),
         exp_every: int = typer.Option(8, help="Compute L_exp every k-th step (8: about 2x a plain step on average)."),
-        batch_size: int = typer.Option(32), lr: float = typer.Option(None, help="Learning rate (recipe: 1e-4 / 1e-3)."),
+        batch_size: int = typer.Option(32), lr: float = typer.Option(None, help=f"Learning rate ({_recipe_values('lr')})."),
         patience: int = typer.Option(10),
         seed: int = typer.Option(42), precision: str = precision_option(),
         channels_last: bool = typer.Option(None, help="Default: on exactly when the precision is bf16."),
@@ -46,7 +55,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                "at most 8)."),
         guidance: str = typer.Option(None, help="Lesion guidance from the data's masks or boxes: none, attention "
                                                 "(supervise the attention gate; cheap) or rrr (input gradients "
-                                                "outside the region; double backprop) (recipe: none / none)."),
+                                                "outside the region; double backprop) "
+                                                f"({_recipe_values('guidance')})."),
         guidance_weight: float = typer.Option(1.0, help="Weight of the guidance term."),
         guidance_images: int = typer.Option(8, help="rrr: annotated images per step."),
         guidance_share: float = typer.Option(1.0, help="Share of the training images whose masks or boxes guidance "

@@ -49,17 +49,32 @@ def explained_classes(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     return scores.argmax(dim=1)
 
 
+def per_image_metrics(predict: faithfulness.Predict, images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
+                      targets: torch.Tensor, substitute: str, steps: int,
+                      metrics: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """{metric: [N]} per image, for `metrics` (default: every localisation and faithfulness metric), of maps
+    [N,H,W] against masks [N,H,W] (nonzero = lesion), faithfulness through `predict` for classes `targets` [N]
+    with `substitute` and `steps` curve steps. Raises ValueError for an unknown metric name."""
+    metrics = metrics or (*localisation.HIGHER_IS_BETTER, *faithfulness.HIGHER_IS_BETTER)
+    unknown = set(metrics) - set(localisation.HIGHER_IS_BETTER) - set(faithfulness.HIGHER_IS_BETTER)
+    if unknown:
+        raise ValueError(f"unknown metrics {sorted(unknown)}")
+    scores: dict[str, np.ndarray] = {}
+    for name in metrics:
+        if name in localisation.HIGHER_IS_BETTER:
+            metric = getattr(localisation, name)
+            scores[name] = np.array([metric(m.numpy(), k.numpy()) for m, k in zip(maps, masks)])
+        else:
+            scores[name] = np.asarray(getattr(faithfulness, name)(predict, images, maps, targets, substitute, steps))
+    return scores
+
+
 def score_maps(predict: faithfulness.Predict, images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
                targets: torch.Tensor, substitute: str, steps: int) -> dict[str, float]:
-    """Mean of every localisation and faithfulness metric over the images."""
-    scores: dict[str, float] = {}
-    for name in localisation.HIGHER_IS_BETTER:
-        metric = getattr(localisation, name)
-        scores[name] = float(np.mean([metric(m.numpy(), k.numpy()) for m, k in zip(maps, masks)]))
-    for name in faithfulness.HIGHER_IS_BETTER:
-        metric = getattr(faithfulness, name)
-        scores[name] = float(np.mean(metric(predict, images, maps, targets, substitute, steps)))
-    return scores | {"images": len(images), "substitute": substitute}
+    """Mean of every localisation and faithfulness metric over the images (`per_image_metrics`)."""
+    scores = per_image_metrics(predict, images, maps, masks, targets, substitute, steps)
+    return {name: float(np.mean(values)) for name, values in scores.items()} | {
+        "images": len(images), "substitute": substitute}
 
 
 def evaluate_explanations(model: nn.Module, dataset: Dataset, targets_from: str = "label", max_images: int = 32,

@@ -12,9 +12,8 @@ import torch
 from scipy.stats import wilcoxon
 from torch import nn
 
-from medxai.explain.evaluation import model_predictor
+from medxai.explain.evaluation import model_predictor, per_image_metrics
 from medxai.explain.pipeline import DEFAULT_METHODS, run_methods
-from medxai.metrics import faithfulness, localisation
 
 PAIRED_METRICS = {"pointing_game": True, "iou": True, "deletion_auc": False}
 """The metrics compared, and whether higher is better (Quantus's convention of declaring the direction)."""
@@ -27,14 +26,9 @@ def per_image_scores(model: nn.Module, images: torch.Tensor, masks: torch.Tensor
     (nonzero = lesion), explaining classes `targets` [N]; deletion AUC from `steps` curve steps."""
     explanations = run_methods(model, images, targets, list(DEFAULT_METHODS), precision=precision)
     predict = model_predictor(model, precision)
-    scores = {}
-    for name in DEFAULT_METHODS:
-        maps = explanations[name].maps
-        scores[name] = {
-            "pointing_game": np.array([localisation.pointing_game(m.numpy(), k.numpy()) for m, k in zip(maps, masks)]),
-            "iou": np.array([localisation.iou(m.numpy(), k.numpy()) for m, k in zip(maps, masks)]),
-            "deletion_auc": np.asarray(faithfulness.deletion_auc(predict, images, maps, targets, substitute, steps))}
-    return scores
+    return {name: per_image_metrics(predict, images, explanations[name].maps, masks, targets, substitute, steps,
+                                    tuple(PAIRED_METRICS))
+            for name in DEFAULT_METHODS}
 
 
 def wilcoxon_p(first: np.ndarray, second: np.ndarray) -> float:
