@@ -1,8 +1,9 @@
 """`medxai experiment`: the paper's tables recomputed from one TOML file (see `experiment_config`).
 
 For every fold of one stratified group k-fold split it trains ours (at the configured alpha), ours at alpha 0
-(Table 9, same folds and seeds) and each baseline; scores every explanation of ours and of ours at alpha 0 on
-the fold's held-out images; with `spurious_marker`, trains ours once more on phantoms whose malignant training
+(Table 9, same folds and seeds; only when alpha > 0), ours with lesion guidance (`guidance_ablation`) and each
+baseline; scores every explanation of each variant of ours on the fold's held-out images; with
+`spurious_marker`, trains ours once more (and once more with guidance) on phantoms whose malignant training
 images carry a corner marker (the shortcut-learning report). Every finished fold is kept in the work folder,
 so a rerun resumes where the last one stopped. `experiment_report` turns the results into the report.
 """
@@ -42,12 +43,15 @@ class Job:
     model: str
     alpha: float
     explained: bool
+    guidance: str = "none"
 
 
 def jobs(settings: Settings) -> list[Job]:
     ours = [Job("ours", settings.ours, settings.alpha, True)]
     if settings.alpha > 0:
         ours.append(Job("ours_alpha0", settings.ours, 0.0, True))
+    if settings.guidance_ablation != "none":
+        ours.append(Job("ours_guided", settings.ours, settings.alpha, True, settings.guidance_ablation))
     return ours + [Job(name, name, 0.0, False) for name in settings.baselines]
 
 
@@ -89,11 +93,11 @@ def predict_dataset(model: torch.nn.Module, dataset, batch_size: int) -> tuple[n
     return np.concatenate(probabilities), np.concatenate(targets)
 
 
-def train_config(settings: Settings, data: Path, folder: Path, model: str, alpha: float) -> TrainConfig:
-    return TrainConfig(data=str(data), out=str(folder), model=model, image_size=settings.image_size,
+def train_config(settings: Settings, data: Path, folder: Path, job: Job) -> TrainConfig:
+    return TrainConfig(data=str(data), out=str(folder), model=job.model, image_size=settings.image_size,
                        epochs=settings.epochs, folds=settings.folds, batch_size=settings.batch_size, lr=settings.lr,
-                       patience=settings.patience, seed=settings.seed, alpha_exp=alpha, ig_steps=settings.ig_steps,
-                       workers=settings.workers)
+                       patience=settings.patience, seed=settings.seed, alpha_exp=job.alpha, ig_steps=settings.ig_steps,
+                       workers=settings.workers, guidance=job.guidance, guidance_weight=settings.guidance_weight)
 
 
 def run_fold(job: Job, fold: int, spec: DatasetSpec, data: Path, train_idx: np.ndarray, val_idx: np.ndarray,
@@ -108,7 +112,7 @@ def run_fold(job: Job, fold: int, spec: DatasetSpec, data: Path, train_idx: np.n
         return result
     start = time.perf_counter()
     seed_everything(settings.seed + fold)
-    trainer = FoldTrainer(train_config(settings, data, folder.parent, job.model, job.alpha), spec, train_idx,
+    trainer = FoldTrainer(train_config(settings, data, folder.parent, job), spec, train_idx,
                           val_idx, folder, device)
     best = trainer.fit()
     train_seconds = time.perf_counter() - start
@@ -145,10 +149,12 @@ def marker_region(image_size: int, phantom_size: int) -> np.ndarray:
 
 
 def shortcut_study(experiment: Experiment, work: Path, clean_model_file: Path, device: torch.device) -> dict:
-    """Ours trained on marker phantoms (fold 0) against ours trained on clean phantoms (fold 0): accuracy on the
-    validation fold (marker present in the malignant class) and on the test split (marker at random), each
-    map's energy in the marker corner and in the lesion on marked test images, and the release gate's
-    randomisation check, which is what would have had to stop the model."""
+    """Ours trained on marker phantoms (fold 0), with and (given `guidance_ablation`) without lesion guidance,
+    against ours trained on clean phantoms (fold 0): accuracy on the validation fold (marker present in the
+    malignant class) and on the test split (marker at random), each map's energy in the marker corner and in
+    the lesion on marked test images, and the release gate's randomisation check, which is what would have had
+    to stop the model. Guidance is the issue's question: does telling the model where the lesion is remove the
+    shortcut (clean-test accuracy back near the clean model's)?"""
     settings = experiment.settings
     cached = work / "shortcut.json"
     if cached.exists():
@@ -157,15 +163,19 @@ def shortcut_study(experiment: Experiment, work: Path, clean_model_file: Path, d
     spec = load_dataset(data)
     pool = training_pool(spec)
     fold, train_idx, val_idx = next(folds(spec, pool, settings.folds, 0.2, settings.seed))
-    job = Job("ours_marker", settings.ours, settings.alpha, False)
-    marked_run = run_fold(job, fold, spec, data, train_idx, val_idx, settings, work / "ours_marker" / "fold0", device)
+    marked = {"trained with marker": Job("ours_marker", settings.ours, settings.alpha, False)}
+    if settings.guidance_ablation != "none":
+        marked["trained with marker, guided"] = Job("ours_marker_guided", settings.ours, settings.alpha, False,
+                                                    settings.guidance_ablation)
+    marked_runs = {label: run_fold(job, fold, spec, data, train_idx, val_idx, settings, work / job.name / "fold0",
+                                   device) for label, job in marked.items()}
     test_spec = spec.subset([i for i, r in enumerate(spec.records) if r.split == "test"])
     test_set = ImageDataset(test_spec, settings.image_size, cache=False)
     region = marker_region(settings.image_size, experiment.data["phantoms"].get("size", 256))
     marked_items = [item for item in (test_set[i] for i in range(len(test_set)))
                     if float(item["image"][:, region].mean()) > 0.95]
     regions = {"marker": lambda images: np.broadcast_to(region, (len(images), *region.shape))}
-    models = {"trained with marker": work / "ours_marker" / "fold0" / "best.pt",
+    models = {**{label: work / job.name / "fold0" / "best.pt" for label, job in marked.items()},
               "trained without marker": clean_model_file}
     out = {"marked_test_images": len(marked_items), "test_images": len(test_set), "models": {}}
     for label, checkpoint in models.items():
@@ -178,7 +188,7 @@ def shortcut_study(experiment: Experiment, work: Path, clean_model_file: Path, d
                                          options={"lime": {"max_samples": 200, "min_samples": 100}})
         out["models"][label] = {
             "test_accuracy": classification_metrics(probabilities, targets, spec.class_names)["accuracy"],
-            "validation_accuracy": (marked_run["metrics"]["accuracy"] if label == "trained with marker" else None),
+            "validation_accuracy": marked_runs[label]["metrics"]["accuracy"] if label in marked_runs else None,
             "randomisation_check": {k: gate[k] for k in ("decisive", "spearman", "threshold", "passed")},
             "energy": {method: {"marker": float(np.mean(scores["energy_in_marker"])),
                                 "lesion": float(np.mean(scores["energy_in_mask"]))}

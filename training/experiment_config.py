@@ -7,6 +7,7 @@ from pathlib import Path
 
 from medxai.errors import UserError
 from medxai.models import has_attention
+from training import guidance
 
 PROFILES = ("cpu", "gpu")
 
@@ -14,7 +15,9 @@ PROFILES = ("cpu", "gpu")
 @dataclass
 class Settings:
     """Everything a profile may set; the defaults are the paper's (§3.6). `threads`: PyTorch's CPU threads
-    (0: its default). On a shared machine 1 is far faster: at a load of 10 on 2 cores a small forward pass took
+    (0: its default). `guidance_ablation` (attention | rrr) also trains ours with that lesion guidance from the
+    data's masks or boxes, at `guidance_weight` (the row `ours_guided`, same folds and seeds; with
+    `spurious_marker`, once more on the marked phantoms). On a shared machine 1 is far faster: at a load of 10 on 2 cores a small forward pass took
     2.1 s with 2 threads (spin-waiting on each other) and 0.06 s with 1."""
 
     image_size: int = 224
@@ -39,6 +42,8 @@ class Settings:
     deletion_steps: int = 32
     gallery_images: int = 12
     spurious_marker: bool = False
+    guidance_ablation: str = "none"
+    guidance_weight: float = 1.0
 
 
 @dataclass
@@ -81,6 +86,9 @@ def load_experiment(path: str | Path, profile: str = "cpu") -> Experiment:
             raise UserError(f"{path}: each variant needs method = gradcam|ig|lime and at least one option, got {variant}")
     if not has_attention(settings.ours):
         raise UserError(f"{path}: 'ours' must be an attention model, got '{settings.ours}'")
+    if settings.guidance_ablation not in guidance.KINDS:
+        raise UserError(f"{path}: guidance_ablation must be one of {', '.join(guidance.KINDS)}, "
+                        f"got '{settings.guidance_ablation}'")
     if settings.spurious_marker and "phantoms" not in data:
         raise UserError(f"{path}: spurious_marker needs phantom data")
     name = document.get("name", path.stem)

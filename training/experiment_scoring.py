@@ -1,6 +1,6 @@
 """Explanation scores per image for one trained model: each method, the paper's fused map, the fusion of each
-pair of methods (Table 8), LIME variants (Table 6) and the no-skill baselines, with the deletion and insertion
-curves. Per image rather than means, so that paired tests, plots and the gallery come from the same numbers."""
+pair of methods (Table 8), LIME variants (Table 6), the product's default CAM and fused map, and the no-skill
+baselines, with the deletion and insertion curves. Per image rather than means, so that paired tests, plots and the gallery come from the same numbers."""
 
 from itertools import combinations
 
@@ -19,6 +19,10 @@ PAPER_COMPONENTS = fused_components("paper")
 PAPER_METHODS = (*PAPER_COMPONENTS, "fusion")
 """The seed paper's tables are recomputed with its own methods: Grad-CAM at the attention output, raw IG, LIME,
 and the 0.4/0.4/0.2 fusion (rule `paper`)."""
+
+PRODUCT_ROWS = {"cam": "cam", "fusion_default": "fusion"}
+"""Rows of what the product serves by default (its CAM; its fused map: rule `fusion.DEFAULT_RULE` over that CAM,
+smoothed IG and LIME), beside the paper's, so that a report says how far each moves the paper's figures."""
 
 BASELINES = {"centred_disc": localisation.centred_disc, "whole_image": localisation.whole_image}
 PAIRS = [f"{a}+{b}" for a, b in combinations(PAPER_COMPONENTS, 2)]
@@ -67,6 +71,10 @@ def explanation_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tens
         explanation = COMPONENTS[method](model, images, targets, **chosen)
         maps[variant_name(variant)] = explanation.maps
         diagnostics[variant_name(variant)] = explanation.diagnostics
+    served = {"ig": {"steps": settings.ig_steps, "max_steps": settings.ig_max_steps}, "lime": options["lime"]}
+    defaults = run_methods(model, images, targets, ["cam", "fusion"], served)
+    for row, method in PRODUCT_ROWS.items():
+        maps[row], diagnostics[row] = defaults[method].maps, defaults[method].diagnostics
     shape = tuple(images.shape[-2:])
     for name, baseline in BASELINES.items():
         maps[name] = torch.from_numpy(baseline(shape)).float().expand(len(images), *shape)

@@ -11,7 +11,7 @@ import pytest
 from medxai.errors import UserError
 from tests.cli import assert_help_with_example, assert_user_error, medxai
 from training.experiment_config import load_experiment
-from training.experiment_report import EXPLANATION_COLUMNS, SHORTCUT, TABLE5, TABLE6, TABLE9
+from training.experiment_report import EXPLANATION_COLUMNS, GUIDANCE, SHORTCUT, TABLE5, TABLE6, TABLE9
 
 TINY = """
 name = "tiny"
@@ -34,13 +34,15 @@ variants = [{ method = "lime", segmentation = "slic", n_segments = 20 }]
 deletion_steps = 4
 gallery_images = 4
 spurious_marker = true
+guidance_ablation = "attention"
 threads = 1
 """
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 # section title in report.md -> (CSV, columns, rows)
-TABLES = {"Table 5": ("table5_classification", TABLE5, 3), "Table 6": ("table6_explanations", TABLE6, 7),
+TABLES = {"Table 5": ("table5_classification", TABLE5, 4), "Table 6": ("table6_explanations", TABLE6, 9),
           "Table 8": ("table8_explainer_ablation", EXPLANATION_COLUMNS, 7),
-          "Table 9": ("table9_lexp_ablation", TABLE9, 2), "Shortcut": ("shortcut_learning", SHORTCUT, 10)}
+          "Table 9": ("table9_lexp_ablation", TABLE9, 2), "Lesion guidance": ("lesion_guidance", GUIDANCE, 2),
+          "Shortcut": ("shortcut_learning", SHORTCUT, 15)}
 
 
 def report_numbers(text: str) -> set[str]:
@@ -86,7 +88,8 @@ def test_every_table_has_its_shape(experiment_run):
     for figure in ("roc.png", "deletion_insertion.png", "gallery.png"):
         assert (report / figure).stat().st_size > 0
     results = json.loads((report / "results.json").read_text())
-    assert set(results["results"]) == {"ours", "ours_alpha0", "efficientnet_b0"}
+    assert set(results["results"]) == {"ours", "ours_alpha0", "ours_guided", "efficientnet_b0"}
+    assert "with attention guidance" in (report / "report.md").read_text()  # the shortcut study's guided model
     assert all(len(folds) == 2 for folds in results["results"].values())
     with open(report / "table5_classification.csv") as handle:  # every fold calibrated, its ECE reported
         assert all(float(row["temperature"]) > 0 and 0 <= float(row["ece_after"]) <= 1
@@ -128,6 +131,9 @@ def test_config_mistakes_are_one_clear_line(tmp_path):
         load_experiment(config, "tpu")
     config.write_text(TINY.replace('phantoms = { kind = "xray", n = 40, size = 32, seed = 0 }', 'path = "x"'))
     with pytest.raises(UserError, match="spurious_marker needs phantom data"):
+        load_experiment(config)
+    config.write_text(TINY.replace('guidance_ablation = "attention"', 'guidance_ablation = "masks"'))
+    with pytest.raises(UserError, match="guidance_ablation must be one of none, rrr, attention"):
         load_experiment(config)
 
 
