@@ -5,15 +5,7 @@ from pathlib import Path
 
 import typer
 
-from medxai.commands.options import precision_option
-
-
-def _require_files(*paths: Path | None, what: str = "checkpoint") -> None:
-    """Refuse, in one line, a given path that is not a file (None: not given, nothing to check)."""
-    from medxai.errors import UserError
-    for path in paths:
-        if path is not None and not path.is_file():
-            raise UserError(f"{what} not found: {path}")
+from medxai.commands.options import precision_option, require_paths
 
 
 def _emit(result: dict, out: Path | None) -> None:
@@ -46,8 +38,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from medxai.errors import UserError
         from medxai.explain.pipeline import parse_methods
         from medxai.explain.report import explain_file
-        _require_files(checkpoint)
-        _require_files(image, what="image")
+        require_paths(checkpoint, what="checkpoint")
+        require_paths(image, what="image")
         from medxai.explain.fusion import RULES
         try:
             chosen = parse_methods(methods)
@@ -82,7 +74,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         import shutil
         import tempfile
         from medxai.explain.bench import bench_explain as run_bench
-        _require_files(checkpoint)
+        require_paths(checkpoint, what="checkpoint")
         with tempfile.TemporaryDirectory(prefix="medxai-bench-explain-") as folder:
             if checkpoint is None:
                 from training.quick import phantom_model
@@ -113,7 +105,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from rich.console import Console
         from medxai.explain.comparison import compare, held_out_images, markdown
         from medxai.precision import hardware
-        _require_files(checkpoint)
+        require_paths(checkpoint, what="checkpoint")
         console = Console(stderr=True)
         model, info, pixels, masks, targets = held_out_images(str(checkpoint), str(data), split,
                                                               str(ids) if ids else None, images, precision)
@@ -148,7 +140,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from medxai.explain.comparison import held_out_images
         from medxai.explain.paired import markdown, paired_comparison, per_image_scores
         from medxai.precision import hardware
-        _require_files(checkpoint, against)
+        require_paths(checkpoint, against, what="checkpoint")
         infos = [read_checkpoint_info(path) for path in (checkpoint, against)]
         if infos[0].image_size != infos[1].image_size or infos[0].class_names != infos[1].class_names:
             raise UserError(f"the models differ in image size ({infos[0].image_size} and {infos[1].image_size} px) "

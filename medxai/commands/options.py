@@ -1,5 +1,7 @@
 """Options several commands share, defined once so they read and check the same everywhere."""
 
+from pathlib import Path
+
 import typer
 
 from medxai.precision import PRECISIONS
@@ -15,3 +17,12 @@ def precision_option() -> str:
     """`--precision auto|fp32|bf16` (env MEDXAI_PRECISION): auto picks bf16 only where the device does it natively."""
     return typer.Option("auto", envvar="MEDXAI_PRECISION", callback=_check_precision,
                         help="auto (bf16 only where the CPU or GPU computes it natively), fp32 or bf16.")
+
+
+def require_paths(*paths: Path | None, what: str, folder: bool = False) -> None:
+    """Refuse, in one line ("<what> not found: <path>"), a given path that is not a file (with `folder`: that
+    does not exist, file or folder). None means not given: nothing to check."""
+    from medxai.errors import UserError
+    for path in paths:
+        if path is not None and not (path.exists() if folder else path.is_file()):
+            raise UserError(f"{what} not found: {path}")

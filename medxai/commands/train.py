@@ -5,14 +5,7 @@ from pathlib import Path
 
 import typer
 
-from medxai.commands.options import precision_option
-
-
-def _existing(path: Path, what: str) -> Path:
-    from medxai.errors import UserError
-    if not path.exists():
-        raise UserError(f"{what} not found: {path}")
-    return path
+from medxai.commands.options import precision_option, require_paths
 
 
 def _recipe_values(setting: str) -> str:
@@ -72,7 +65,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from training.trainer import TrainConfig, default_workers, train as run_training
         recipe, chosen = resolve(recipe, pretrained, {"model": model, "image_size": image_size, "epochs": epochs,
                                                       "lr": lr, "alpha_exp": alpha_exp, "guidance": guidance})
-        _existing(data, "data")
+        require_paths(data, what="data", folder=True)
         if workers is not None and workers < 0:
             from medxai.errors import UserError
             raise UserError("--workers must be >= 0")
@@ -105,7 +98,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         Example: medxai evaluate --checkpoint runs/demo/best.pt --data data/phantoms --out runs/demo/eval
         """
         from training.evaluate import evaluate as run_evaluation
-        metrics = run_evaluation(_existing(checkpoint, "checkpoint"), _existing(data, "data"), out, split,
+        require_paths(checkpoint, what="checkpoint")
+        require_paths(data, what="data", folder=True)
+        metrics = run_evaluation(checkpoint, data, out, split,
                                  explanations=explanations, max_explained=max_explained,
                                  precision=precision)
         typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")}
@@ -122,7 +117,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         Example: medxai predict --checkpoint runs/demo/best.pt scan1.png scan2.dcm
         """
         from training.evaluate import predict as run_prediction
-        typer.echo(json.dumps(run_prediction(_existing(checkpoint, "checkpoint"), images, precision), indent=2))
+        require_paths(checkpoint, what="checkpoint")
+        typer.echo(json.dumps(run_prediction(checkpoint, images, precision), indent=2))
 
     @bench_app.command("train")
     def bench_train(
