@@ -119,6 +119,13 @@ def resnet50(num_classes: int, dropout: float = 0.3, pretrained: str | None = No
     return _resnet("resnet50", False, num_classes, dropout, pretrained)
 
 
+@register("resnet18")
+def resnet18(num_classes: int, dropout: float = 0.3, pretrained: str | None = None) -> MedicalClassifier:
+    """Plain ResNet-18: the attention module's ablation beside resnet18_attention (same backbone, no module), a
+    baseline a CPU profile can afford to train on every fold."""
+    return _resnet("resnet18", False, num_classes, dropout, pretrained)
+
+
 @register("densenet121")
 def densenet121(num_classes: int, dropout: float = 0.3, pretrained: str | None = None) -> MedicalClassifier:
     """DenseNet-121 baseline; Grad-CAM on the last dense block's activated output."""
