@@ -1,7 +1,7 @@
 """The experiment's report: the paper's Tables 5, 6, 8 and 9 and the shortcut-learning table beside ours, with
 Wilcoxon signed-rank p-values wherever a row claims to beat another, written as report.md, one CSV per table
-(cells exactly as report.md shows them), results.json (every number at full precision), ROC and
-deletion/insertion curves and a small overlay gallery."""
+(cells exactly as report.md shows them), results.json (every number at full precision: float32 curves at
+float32's own digits), ROC and deletion/insertion curves and a small overlay gallery."""
 
 import csv
 import json
@@ -23,8 +23,8 @@ PAPER_TABLE6 = {"gradcam": ("57.3", "0.48", "0.74"), "lime": ("60.5", "0.45", "0
                 "ig": ("63.1", "0.43", "0.79"), "fusion": ("68.9", "0.39", "0.83")}  # IoU %, deletion, insertion
 PAPER_TABLE9 = {"ours_alpha0": ("92.6", "0.968", "61.4"), "ours": ("93.1", "0.971", "68.9")}  # ACC %, AUC, IoU %
 NAMES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients", "lime": "LIME", "fusion": "fused (0.4/0.4/0.2)",
-         "cam": "CAM (product default)",
-         "fusion_default": "fused (product default rule)", "centred_disc": "centred disc (no skill)", "whole_image": "whole image (no skill)"}
+         "cam": "CAM (product default)", "fusion_default": "fused (product default rule)",
+         "centred_disc": "centred disc (no skill)", "whole_image": "whole image (no skill)"}
 GALLERY_METHODS = ("gradcam", "ig", "lime", "fusion")
 NONE = "–"
 
@@ -367,7 +367,7 @@ def write_report(run: dict, out: str | Path, command: str) -> Path:
     plot_pooled_roc(run, out / "roc.png")
     plot_curves(run, out / "deletion_insertion.png")
     gallery(run, out / "gallery.png", settings["gallery_images"])
-    (out / "results.json").write_text(json.dumps(_serialisable(run), indent=1))
+    (out / "results.json").write_text(json.dumps(_serialisable(run), separators=(",", ":")))  # compact: indentation doubled the size
     titles = {"run": "What was run", "table5_classification": "Table 5: diagnostic performance",
               "table6_explanations": "Table 6: explanation quality",
               "table8_explainer_ablation": "Table 8: explainer ablation (fusion of each subset)",
@@ -399,8 +399,17 @@ def _serialisable(value):
         return {str(k): _serialisable(v) for k, v in value.items() if k not in ("images", "masks", "maps")}
     if isinstance(value, (list, tuple)):
         return [_serialisable(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype == np.float32:  # curves: float32's own shortest digits, not
+        return np.vectorize(_float32, otypes=[object])(value).tolist()  # float64's spurious ones (same values)
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, np.float32):
+        return _float32(value)
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
+
+
+def _float32(value: np.float32) -> float:
+    """The float whose shortest repr is `value`'s float32 repr: it reads back to the same float32 (lossless)."""
+    return float(str(np.float32(value)))
