@@ -1,6 +1,7 @@
 """Explanation scores per image for one trained model: each method, the paper's fused map, the fusion of each
 pair of methods (Table 8), LIME variants (Table 6), the product's default CAM and fused map, and the no-skill
-baselines, with the deletion and insertion curves. Per image rather than means, so that paired tests, plots and the gallery come from the same numbers."""
+baselines, with the deletion and insertion curves. Per image rather than means, so that paired tests, plots and
+the gallery come from the same numbers."""
 
 from itertools import combinations
 
@@ -71,8 +72,9 @@ def explanation_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tens
         explanation = COMPONENTS[method](model, images, targets, **chosen)
         maps[variant_name(variant)] = explanation.maps
         diagnostics[variant_name(variant)] = explanation.diagnostics
-    served = {"ig": {"steps": settings.ig_steps, "max_steps": settings.ig_max_steps}, "lime": options["lime"]}
-    defaults = run_methods(model, images, targets, ["cam", "fusion"], served)
+    served = {"ig": {"steps": settings.ig_steps, "max_steps": settings.ig_max_steps}}
+    defaults = run_methods(model, images, targets, ["cam", "fusion"], served,
+                           computed={"lime": explanations["lime"]})  # same options as the paper's row
     for row, method in PRODUCT_ROWS.items():
         maps[row], diagnostics[row] = defaults[method].maps, defaults[method].diagnostics
     shape = tuple(images.shape[-2:])

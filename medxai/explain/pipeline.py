@@ -50,15 +50,17 @@ def parse_methods(text: str) -> list[str]:
 
 def run_methods(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, methods: list[str] | tuple[str, ...],
                 options: dict[str, dict] | None = None, precision: str = "auto", rule: str = DEFAULT_RULE,
-                ) -> dict[str, Explanation]:
+                computed: dict[str, Explanation] | None = None) -> dict[str, Explanation]:
     """Explanations by method name, the fused map's components included; `options[method]` are passed to that
     method (e.g. {'lime': {'seed': 1}}) and override the `precision` chosen here (FULL_PRECISION methods always
-    run in fp32); `options['fusion']` are base weights by component."""
-    options = options or {}
+    run in fp32); `options['fusion']` are base weights by component. `computed`: explanations of these images
+    and targets already made with the same options, reused rather than computed again."""
+    options, computed = options or {}, computed or {}
     needed = list(dict.fromkeys([*(fused_components(rule) if "fusion" in methods else ()),
                                  *(name for name in methods if name in COMPONENTS)]))
-    results = {name: COMPONENTS[name](model, images, targets,
-                                      **({"precision": "fp32" if name in FULL_PRECISION else precision} | options.get(name, {})))
+    results = {name: computed[name] if name in computed else COMPONENTS[name](
+                   model, images, targets,
+                   **({"precision": "fp32" if name in FULL_PRECISION else precision} | options.get(name, {})))
                for name in needed}
     if "cam" in results:
         results["cam"].method = "cam"

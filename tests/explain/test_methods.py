@@ -143,3 +143,15 @@ def test_lime_r2_is_undefined_when_the_probability_does_not_vary():
     diagnostics = explanation.diagnostics[0]
     assert diagnostics["r2"] is None and "varies by only 0 over LIME's samples" in diagnostics["undefined"]["r2"]
     assert not explanation.maps.any()
+
+
+def test_run_methods_reuses_a_given_explanation_and_fuses_the_same_map():
+    """The experiment scores the paper's LIME and the product's fused map over it: LIME is made once."""
+    from medxai.explain.pipeline import run_methods
+    model, images, targets = quadrant_model(), textured_images(), torch.tensor([1, 1])
+    options = {"lime": {"max_samples": 100, "min_samples": 100}, "ig": {"steps": 4, "max_steps": 4}}
+    given = lime.explain(model, images, targets, **options["lime"])
+    fresh = run_methods(model, images, targets, ["fusion"], options)
+    reused = run_methods(model, images, targets, ["fusion"], {"ig": options["ig"]}, computed={"lime": given})
+    assert reused["lime"] is given
+    assert torch.equal(reused["fusion"].maps, fresh["fusion"].maps)
