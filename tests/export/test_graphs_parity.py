@@ -1,5 +1,7 @@
 """ONNX and TorchScript export, and the parity report that gates them."""
 
+import shutil
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -14,7 +16,8 @@ from medxai.serving_graph import INPUT_NAME, OUTPUT_NAME, ServingGraph, export_o
 
 @pytest.fixture(scope="module")
 def exported(make_checkpoint, pixels, tmp_path_factory):
-    """Both input types exported from one checkpoint: {dtype: (graph, onnx path, torchscript path)}."""
+    """Both input types exported from one checkpoint: {dtype: (graph, onnx path, torchscript path)}; removed after
+    this module."""
     model, _ = load_checkpoint(make_checkpoint(1))
     folder = tmp_path_factory.mktemp("graphs")
     graphs = {}
@@ -23,7 +26,8 @@ def exported(make_checkpoint, pixels, tmp_path_factory):
         example = graph.as_input(pixels[:2])
         export_onnx(graph, example, folder / f"{dtype}.onnx")
         graphs[dtype] = (graph, folder / f"{dtype}.onnx", export_torchscript(graph, example, folder / f"{dtype}.pt"))
-    return graphs
+    yield graphs
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_onnx_has_opset_17_names_and_dynamic_batch(exported, pixels):

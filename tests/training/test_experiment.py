@@ -4,6 +4,8 @@ shows is in a CSV, a rerun resumes instead of training again, and config mistake
 import csv
 import json
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,14 +67,16 @@ def sections(text: str) -> dict[str, list[list[str]]]:
 
 
 @pytest.fixture(scope="module")
-def experiment_run(tmp_path_factory) -> tuple[Path, Path, Path]:
+def experiment_run(tmp_path_factory) -> Iterator[tuple[Path, Path, Path]]:
+    """The tiny experiment's (configuration, report, work folder); removed after this module (0.4 GB of folds)."""
     folder = tmp_path_factory.mktemp("experiment")
     config = folder / "tiny.toml"
     config.write_text(TINY)
     result = medxai("experiment", str(config), "--out", str(folder / "report"), "--work", str(folder / "work"),
                     timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    return config, folder / "report", folder / "work"
+    yield config, folder / "report", folder / "work"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_every_table_has_its_shape(experiment_run):
