@@ -117,6 +117,9 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
                                                                           None, images, targets, predict)
     rows["fusion: faithfulness (cam, ig)"] = fuse_explanations([parts["cam"], parts["ig"]], "faithfulness", None,
                                                                images, targets, predict)
+    rows["fusion: faithfulness (cam, ig, lime), gap squared"] = fuse_explanations(
+        [parts[name] for name in fused_components("faithfulness")], "faithfulness", None, images, targets, predict,
+        power=2.0)
     for steps in FUSION_STEPS_COMPARED:
         rows[f"fusion: faithfulness (cam, ig, lime), {steps} curve steps"] = fuse_explanations(
             [parts[name] for name in fused_components("faithfulness")], "faithfulness", None, images, targets,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from medxai.explain.base import Explanation, explanation, liveness, normalise
-from medxai.explain.fusion import FAITHFULNESS_STEPS, fuse, fuse_explanations, image_weights, rule_passes
+from medxai.explain.fusion import FAITHFULNESS_STEPS, WEIGHTS, fuse, fuse_explanations, image_weights, rule_passes
 
 
 def test_normalise_puts_the_99th_percentile_at_the_knee_and_keeps_the_order():
@@ -86,6 +86,30 @@ def test_faithfulness_rule_weighs_maps_by_their_own_deletion_and_insertion():
     assert weights["cam"] > 0.9 and weights["ig"] < 0.1  # the map on the evidence wins
     with pytest.raises(ValueError, match="unknown fusion rule"):
         image_weights(maps, "vote")
+
+
+def test_a_higher_power_gives_the_more_faithful_map_more_of_the_weight():
+    images = torch.zeros(1, 3, 8, 8)
+    images[:, :, :4, ::2] = 1  # stripes in the top half: the score is their contrast, which the blur removes
+
+    def predict(batch: torch.Tensor) -> torch.Tensor:
+        score = (batch[:, :, :4, 1:] - batch[:, :, :4, :-1]).abs().mean(dim=(1, 2, 3))
+        return torch.stack([score, 1 - score], 1)
+
+    ramp = torch.linspace(0, 0.1, 8)  # no ties within a row
+    top = torch.zeros(1, 8, 8)
+    top[:, :4] = 1 + ramp
+    mixed = torch.zeros(1, 8, 8)  # rows ranked top, bottom, top, ...: half on the evidence, so less faithful
+    for rank, row in enumerate((0, 4, 1, 5, 2, 6, 3, 7)):
+        mixed[:, row] = 8 - rank + ramp
+    maps = [explanation("cam", top, None, [{}], 0.0), explanation("ig", mixed, None, [{}], 0.0)]
+    first, second = (image_weights(maps, "faithfulness", images=images, targets=torch.tensor([0]), predict=predict,
+                                   power=power)[0] for power in (1.0, 2.0))
+    assert 0 < first["ig"] < first["cam"] and second["cam"] > first["cam"]
+    ratio = lambda weights: weights["cam"] / weights["ig"] / (WEIGHTS["cam"] / WEIGHTS["ig"])
+    assert ratio(second) == pytest.approx(ratio(first) ** 2, rel=1e-4)  # the gaps' ratio, squared
+    with pytest.raises(ValueError, match="power must be positive"):
+        image_weights(maps, "faithfulness", images=images, targets=torch.tensor([0]), predict=predict, power=0)
 
 
 def test_faithfulness_rule_falls_back_to_the_live_maps_when_none_moves_the_prediction():
