@@ -22,16 +22,19 @@ from torch import nn
 from medxai.explain import cam, integrated_gradients, lime
 from medxai.explain.base import Explanation, explanation
 from medxai.explain.evaluation import model_predictor, score_maps
-from medxai.explain.fusion import FAITHFULNESS_STEPS, RULES, fuse_explanations
+from medxai.explain.fusion import FAITHFULNESS_POWER, FAITHFULNESS_STEPS, RULES, fuse_explanations
 from medxai.explain.pipeline import fused_components
 from medxai.explain.sanity import randomise, rank_correlation, top_modules
 from medxai.metrics import localisation
 
 IG_SMOOTHING = (0.0, 0.02, 0.04, 0.06, 0.08)
 NOISE_TUNNEL_SAMPLES = 8
-FUSION_STEPS_COMPARED = tuple(steps for steps in (4, 16) if steps != FAITHFULNESS_STEPS)
-"""Curve steps of the faithfulness rule compared with the default's (`fusion.FAITHFULNESS_STEPS`): fewer cost fewer
-model passes, more weigh each map more exactly."""
+FAITHFULNESS_VARIANTS = (*((f"{steps} curve steps", steps, FAITHFULNESS_POWER) for steps in (4, 16)
+                           if steps != FAITHFULNESS_STEPS),
+                         ("gap squared", FAITHFULNESS_STEPS, 2.0))
+"""The faithfulness rule's variants compared with the default, as (row label, curve steps, power of the gap):
+fewer steps cost fewer model passes, more weigh each map more exactly (`fusion.FAITHFULNESS_STEPS`); the gap
+squared gives the more faithful map more of the weight (`fusion.FAITHFULNESS_POWER`)."""
 
 
 def candidate_layers(model: nn.Module) -> list[str]:
@@ -117,13 +120,10 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
                                                                           None, images, targets, predict)
     rows["fusion: faithfulness (cam, ig)"] = fuse_explanations([parts["cam"], parts["ig"]], "faithfulness", None,
                                                                images, targets, predict)
-    rows["fusion: faithfulness (cam, ig, lime), gap squared"] = fuse_explanations(
-        [parts[name] for name in fused_components("faithfulness")], "faithfulness", None, images, targets, predict,
-        power=2.0)
-    for steps in FUSION_STEPS_COMPARED:
-        rows[f"fusion: faithfulness (cam, ig, lime), {steps} curve steps"] = fuse_explanations(
-            [parts[name] for name in fused_components("faithfulness")], "faithfulness", None, images, targets,
-            predict, steps)
+    faithfulness_parts = [parts[name] for name in fused_components("faithfulness")]
+    for label, steps, power in FAITHFULNESS_VARIANTS:
+        rows[f"fusion: faithfulness (cam, ig, lime), {label}"] = fuse_explanations(
+            faithfulness_parts, "faithfulness", None, images, targets, predict, steps, power)
     log("fusions done")
     shape = tuple(images.shape[-2:])
     baselines = {name: torch.from_numpy(function(shape)).float().expand(len(images), *shape)

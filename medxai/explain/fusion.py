@@ -6,9 +6,9 @@ Rules (`RULES`):
   others are renormalised per image: the paper's rule assumes three working maps, and on our models its Grad-CAM
   was dead on most images, so 40 % of the fused map was nothing (issue 17). Costs nothing.
 - `faithfulness`: the alive weights times each map's own faithfulness on that image, max(0, insertion AUC -
-  deletion AUC) (to `FAITHFULNESS_POWER`) through the model that is explained (Petsiuk et al. 2018; `medxai.metrics.faithfulness`), so
-  a map whose top pixels do not move the prediction counts less; where no live map scores above 0, the alive
-  weights. Costs 2 (steps + 1) model passes per map.
+  deletion AUC) to the power `FAITHFULNESS_POWER`, through the model that is explained (Petsiuk et al. 2018;
+  `medxai.metrics.faithfulness`), so a map whose top pixels do not move the prediction counts less; where no
+  live map scores above 0, the alive weights. Costs 2 (steps + 1) model passes per map.
 
 Which rule is the default was chosen by measurement (README "Which maps, measured").
 """
