@@ -15,12 +15,13 @@ from medxai.data.dataset import to_model_input
 from medxai.data.decode import FORMAT_LIST, array_to_pixels, image_format, read_image
 from medxai.errors import UserError
 from medxai.explain import cam
-from medxai.explain.fusion import DEFAULT_RULE, RULES, WEIGHTS, rule_passes
+from medxai.explain.fusion import DEFAULT_RULE, RULE_WEIGHTS, RULES, WEIGHTS, rule_passes
 from medxai.explain.pipeline import DEFAULT_METHODS
 
 CAMS = ("cam", *cam.VARIANTS)
 METHODS = (*CAMS, "ig", "lime", "fusion")
-"""In the order they are computed and streamed; an empty request gets DEFAULT_METHODS (cam, ig, lime, fusion)."""
+"""The order they are computed and streamed in, except that the fused map comes as soon as the maps it fuses are
+done (before LIME under the default rule, which does not fuse it); an empty request gets DEFAULT_METHODS."""
 ARRAY_DTYPES = {"uint8": np.dtype("<u1"), "float32": np.dtype("<f4")}
 DECODE_BYTES_PER_PIXEL = 56
 """Peak memory of decoding one pixel (float intermediates): 36 B measured for 8-bit PNG and JPEG, 42 for 16-bit
@@ -136,8 +137,9 @@ def explain_settings(request: pb.ExplainRequest, num_classes: int,
     target = request.target if request.HasField("target") else None
     if target is not None and not 0 <= target < num_classes:
         raise UserError(f"target must be a class index in [0, {num_classes - 1}], got {target}")
-    settings = ExplainSettings(methods=methods, target=target, ig=_ig(request.ig), lime=_lime(request.lime),
-                               fusion_weights=_weights(request.fusion_weights, methods), fusion_rule=rule,
+    fusion_weights = _weights(request.fusion_weights, methods, rule)
+    settings = ExplainSettings(methods=_streamed_order(methods, fusion_weights), target=target, ig=_ig(request.ig),
+                               lime=_lime(request.lime), fusion_weights=fusion_weights, fusion_rule=rule,
                                faithfulness=request.faithfulness, overlays=request.overlays)
     cost = settings.model_passes()
     if sum(cost.values()) > work_budget:
@@ -172,17 +174,29 @@ def _lime(settings: pb.LimeSettings) -> dict:
     return {"samples": samples, "seed": settings.seed, "segmentation": segmentation}
 
 
-def _weights(requested: dict[str, float], methods: list[str]) -> dict[str, float]:
-    """Fusion weights of the fused methods: the paper's by default, each requested one finite and >= 0."""
+def _weights(requested: dict[str, float], methods: list[str], rule: str) -> dict[str, float]:
+    """Fusion weights of the fused methods, those requested with a positive weight: the rule's base weights
+    (`fusion.RULE_WEIGHTS`; LIME's is 0 under `faithfulness`) overridden by the request's, each finite and >= 0."""
     unknown = sorted(set(requested) - set(WEIGHTS))
     if unknown:
         raise UserError(f"fusion_weights has unknown method {unknown[0]!r}; choose from {', '.join(WEIGHTS)}")
-    weights = WEIGHTS | dict(requested)
+    weights = RULE_WEIGHTS[rule] | dict(requested)
     if any(not np.isfinite(value) or value < 0 for value in weights.values()):
         raise UserError(f"fusion weights must be finite and >= 0, got {dict(requested)}")
     if "fusion" not in methods:
         return {}
-    fused = {name: weights[name] for name in methods if name in WEIGHTS}
-    if not fused or sum(fused.values()) <= 0:
-        raise UserError(f"fusion needs at least one of {', '.join(WEIGHTS)} with a positive weight")
+    fused = {name: weights[name] for name in methods if name in WEIGHTS and weights[name] > 0}
+    if not fused:
+        raise UserError(f"fusion needs at least one of {', '.join(WEIGHTS)} with a positive weight "
+                        f"(rule {rule}: {', '.join(f'{name} {weights[name]:g}' for name in methods if name in WEIGHTS)})")
     return fused
+
+
+def _streamed_order(methods: list[str], fused: dict[str, float]) -> list[str]:
+    """`methods` with the fused map moved to just after the last map it fuses, so it streams without waiting for
+    a map it does not use."""
+    if "fusion" not in methods:
+        return methods
+    rest = [name for name in methods if name != "fusion"]
+    last = max(rest.index(name) for name in fused)
+    return [*rest[:last + 1], "fusion", *rest[last + 1:]]

@@ -21,7 +21,7 @@ def test_demo_runs_everything_and_reports_it(tmp_path):
     assert report["served"]["gate"]["refusals"] == [] and report["served"]["gate"]["checks"]["fusion"]["passed"]
     assert list(report["explained_image"]["seconds"]) == ["cam", "ig", "lime", "fusion"]
     served = report["served"]
-    assert list(served["received_after_s"]) == ["cam", "ig", "lime", "fusion"]
+    assert list(served["received_after_s"]) == ["cam", "ig", "fusion", "lime"]
     assert served["model"]["version"] == "1" and len(served["model"]["checkpoint_sha256"]) == 64
     assert (tmp_path / "served" / "fusion.png").is_file() and (tmp_path / "explained" / "fusion.npy").is_file()
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]

@@ -27,7 +27,8 @@ if case is None or not case.complete:
 
 blinded = st.toggle("Blinded: hide method names and shuffle their order", key="blinded")
 opacity = st.slider("Opacity", 0.0, 1.0, 0.45, 0.05, key="rating_opacity")
-methods = list(case.maps)
+order = list(METHOD_NAMES)  # one order for every case (the fused map last), whatever order the maps streamed in
+methods = sorted(case.maps, key=lambda name: order.index(name) if name in order else len(order))
 if blinded:  # the same order for this reviewer and case on every rerun
     random.Random(f"{rater}/{case.picture.case_id}").shuffle(methods)
 st.caption(f"Case {case.picture.case_id[:12]} · {case.dataset} · model {case.model['name']} "

@@ -3,7 +3,7 @@
 Method names: `cam` (the product's class-activation map: `cam.DEFAULT_VARIANT` at `model.cam_layer`), the
 class-activation family by name (`gradcam` is the seed paper's, at the attention output; `gradcam++`,
 `hirescam`, `layercam` at the product's CAM layer), `ig`, `lime`, and `fusion` (rule `fusion.DEFAULT_RULE`
-over `cam`, `ig`, `lime`; the `paper` rule over the paper's `gradcam`, `ig`, `lime`).
+over `cam` and `ig`; the `paper` rule over the paper's `gradcam`, `ig`, `lime`; see `fused_components`).
 """
 
 from collections.abc import Callable
@@ -14,7 +14,7 @@ from torch import nn
 
 from medxai.explain import cam, gradcam, integrated_gradients, lime
 from medxai.explain.base import Explanation, predict_probabilities
-from medxai.explain.fusion import DEFAULT_RULE, fuse_explanations
+from medxai.explain.fusion import DEFAULT_RULE, RULE_WEIGHTS, fuse_explanations
 
 COMPONENTS: dict[str, Callable[..., Explanation]] = {
     "cam": cam.explain,
@@ -35,8 +35,11 @@ costs little and keeps its map from depending on the CPU."""
 
 
 def fused_components(rule: str = DEFAULT_RULE) -> tuple[str, ...]:
-    """The component maps a fusion rule combines: the paper's Grad-CAM for `paper`, the product's CAM otherwise."""
-    return ("gradcam", "ig", "lime") if rule == "paper" else ("cam", "ig", "lime")
+    """The component maps a fusion rule combines: the paper's Grad-CAM, IG and LIME for `paper`; the product's CAM
+    in Grad-CAM's place otherwise, and only the maps with a positive base weight (`fusion.RULE_WEIGHTS`: the
+    `faithfulness` rule fuses the CAM and IG)."""
+    names = ("gradcam", "ig", "lime") if rule == "paper" else ("cam", "ig", "lime")
+    return tuple(name for name in names if RULE_WEIGHTS[rule][name] > 0)
 
 
 def parse_methods(text: str) -> list[str]:

@@ -93,7 +93,7 @@ def test_review_page_uploads_of_the_cases(dashboard_settings, shared_cases):
     upload(app, shared_cases, "window_width_below_one.dcm")
     assert not app.exception and not app.error, app.error
     assert any("outside the standard" in element.value for element in app.warning)
-    assert list(app.session_state["case"].maps) == ["cam", "ig", "lime", "fusion"]
+    assert list(app.session_state["case"].maps) == ["cam", "ig", "fusion", "lime"]
 
     upload(app, shared_cases, "black.png")
     assert not app.exception and not app.error, app.error

@@ -27,7 +27,7 @@ def test_upload_streams_prediction_and_every_map(dashboard_settings, held_out):
     assert "IG completeness gap" in captions(app) and "LIME surrogate R²" in captions(app)
     assert "sanity check of v1: passed" in captions(app) or "sanity check of v1: failed" in captions(app)
     case = app.session_state["case"]
-    assert case.complete and list(case.maps) == ["cam", "ig", "lime", "fusion"]
+    assert case.complete and list(case.maps) == ["cam", "ig", "fusion", "lime"]
     assert len(case.picture.case_id) == 64 and case.dataset == "upload" and case.mask is None
 
     app.button(key="curves").click().run()  # on demand: every perturbed image goes through Predict

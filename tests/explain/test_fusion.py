@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from medxai.explain.base import Explanation, explanation, liveness, normalise
-from medxai.explain.fusion import FAITHFULNESS_STEPS, WEIGHTS, fuse, fuse_explanations, image_weights, rule_passes
+from medxai.explain.fusion import (FAITHFULNESS_STEPS, WEIGHTS, faithfulness_gaps, fuse, fuse_explanations,
+                                  image_weights, rule_passes)
 
 
 def test_normalise_puts_the_99th_percentile_at_the_knee_and_keeps_the_order():
@@ -112,6 +113,21 @@ def test_a_higher_power_gives_the_more_faithful_map_more_of_the_weight():
         image_weights(maps, "faithfulness", images=images, targets=torch.tensor([0]), predict=predict, power=0)
 
 
+def test_gaps_computed_once_give_the_same_weights_without_a_model_pass():
+    images = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    predict = lambda batch: torch.softmax(batch[:, :2].mean(dim=(2, 3)) * 10, dim=1)
+    maps = [explanation(name, torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(seed)), None, [{}, {}], 0.0)
+            for seed, name in enumerate(("cam", "ig", "lime"))]
+    targets = torch.tensor([0, 1])
+    gaps = faithfulness_gaps(maps, images, targets, predict)
+    assert set(gaps) == {"cam", "ig", "lime"} and all(gap.shape == (2,) for gap in gaps.values())
+    for power in (1.0, 2.0):
+        direct = image_weights(maps, "faithfulness", images=images, targets=targets, predict=predict, power=power)
+        assert image_weights(maps, "faithfulness", power=power, gaps=gaps) == direct  # no predict needed
+    with pytest.raises(ValueError, match="needs the images"):
+        image_weights(maps, "faithfulness")
+
+
 def test_faithfulness_rule_falls_back_to_the_live_maps_when_none_moves_the_prediction():
     images = torch.rand(1, 3, 8, 8)
     constant = lambda batch: torch.tensor([[0.7, 0.3]]).expand(len(batch), 2)  # nothing changes the score
@@ -132,7 +148,8 @@ def test_the_faithfulness_rule_costs_the_passes_the_work_budget_counts():
         seen.clear()
         fuse_explanations(maps, "faithfulness", images=images, targets=torch.tensor([0, 1]), predict=counting,
                           steps=steps)
-        assert sum(seen) == len(images) * rule_passes("faithfulness", 3, steps) == 2 * 3 * 2 * (steps + 1)
+        # LIME's base weight under the rule is 0 (RULE_WEIGHTS): it is not scored, and costs no pass
+        assert sum(seen) == len(images) * rule_passes("faithfulness", 2, steps) == 2 * 2 * 2 * (steps + 1)
     assert rule_passes("alive", 3) == rule_passes("paper", 3) == 0
 
 

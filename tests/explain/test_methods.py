@@ -146,12 +146,15 @@ def test_lime_r2_is_undefined_when_the_probability_does_not_vary():
 
 
 def test_run_methods_reuses_a_given_explanation_and_fuses_the_same_map():
-    """The experiment scores the paper's LIME and the product's fused map over it: LIME is made once."""
+    """The experiment scores the paper's LIME and the paper's fused map over it: LIME is made once."""
     from medxai.explain.pipeline import run_methods
     model, images, targets = quadrant_model(), textured_images(), torch.tensor([1, 1])
     options = {"lime": {"max_samples": 100, "min_samples": 100}, "ig": {"steps": 4, "max_steps": 4}}
     given = lime.explain(model, images, targets, **options["lime"])
-    fresh = run_methods(model, images, targets, ["fusion"], options)
-    reused = run_methods(model, images, targets, ["fusion"], {"ig": options["ig"]}, computed={"lime": given})
+    fresh = run_methods(model, images, targets, ["fusion"], options, rule="paper")
+    reused = run_methods(model, images, targets, ["fusion"], {"ig": options["ig"]}, rule="paper",
+                         computed={"lime": given})
     assert reused["lime"] is given
     assert torch.equal(reused["fusion"].maps, fresh["fusion"].maps)
+    default = run_methods(model, images, targets, ["fusion"], options)  # the default rule fuses the CAM and IG
+    assert set(default) == {"cam", "ig", "fusion"} and "weight_lime" not in default["fusion"].diagnostics[0]

@@ -73,13 +73,14 @@ def test_explain_end_to_end_fused_maps_point_at_the_lesions(stub, held_out, trai
         first = index == 0  # overlays and faithfulness curves once, to keep the test short
         response = stub.Explain(pb.ExplainRequest(image=pb.Image(encoded=image), overlays=first, faithfulness=first,
                                                   **SMALL), timeout=120)
-        assert [m.method for m in response.maps] == ["cam", "ig", "lime", "fusion"]
+        assert [m.method for m in response.maps] == ["cam", "ig", "fusion", "lime"]  # fused without LIME
         ig = response.maps[1]
         # IG doubles its 8 steps until the gap is within 5 % or 64 steps are reached: no other outcome is allowed.
         assert response.ig_completeness_gap == ig.diagnostics["completeness_gap"]
         assert (ig.diagnostics["steps"] in (8, 16, 32) and response.ig_completeness_gap <= 0.05) or \
             ig.diagnostics["steps"] == 64, dict(ig.diagnostics)
-        fused = np.frombuffer(response.maps[-1].data, np.uint8).reshape(64, 64).astype(float)
+        [fusion] = [m for m in response.maps if m.method == "fusion"]
+        fused = np.frombuffer(fusion.data, np.uint8).reshape(64, 64).astype(float)
         # Every fused map is at least 1.5 times as strong inside the lesion as outside it (1 is chance).
         assert fused[mask].mean() >= 1.5 * fused[~mask].mean(), (index, fused[mask].mean(), fused[~mask].mean())
         hits += bool(mask[np.unravel_index(fused.argmax(), mask.shape)])
@@ -99,14 +100,24 @@ def test_explain_end_to_end_fused_maps_point_at_the_lesions(stub, held_out, trai
     assert hits >= 2, f"the fused map's peak is in the lesion for {hits} of 4 images"
 
 
-def test_stream_sends_gradcam_then_ig_then_lime_then_fusion(stub, lesion_image, service):
+def test_stream_sends_the_cam_then_ig_then_the_fused_map_then_lime(stub, lesion_image, service):
     events = list(stub.ExplainStream(pb.ExplainRequest(image=pb.Image(encoded=lesion_image), **SMALL),
                                      timeout=120))
-    assert [event.map.method for event in events] == ["cam", "ig", "lime", "fusion"]
+    # the default rule fuses the CAM and IG only, so the fused map does not wait for LIME
+    assert [event.map.method for event in events] == ["cam", "ig", "fusion", "lime"]
     assert events[0].prediction.probabilities and events[0].model.version == "1"
     assert len({event.request_id for event in events}) == 1
     line = next(line for line in audit_lines(service) if line["request_id"] == events[0].request_id)
     assert line["status"] == "OK" and line["rpc"] == "ExplainStream"
+
+
+def test_a_request_may_fuse_lime_and_then_the_fused_map_waits_for_it(stub, lesion_image):
+    events = list(stub.ExplainStream(pb.ExplainRequest(image=pb.Image(encoded=lesion_image),
+                                                       fusion_weights={"lime": 0.2}, **SMALL), timeout=120))
+    assert [event.map.method for event in events] == ["cam", "ig", "lime", "fusion"]
+    weights = events[-1].map.diagnostics
+    assert {"weight_cam", "weight_ig", "weight_lime"} <= set(weights)
+    assert sum(weights[f"weight_{name}"] for name in ("cam", "ig", "lime")) == pytest.approx(1, abs=1e-3)
 
 
 def test_predict_and_list_models(stub):
@@ -216,6 +227,7 @@ BAD_REQUESTS = {
     "negative fusion weight": ({"fusion_weights": {"ig": -1.0}}, "finite and >= 0"),
     "nan fusion weight": ({"fusion_weights": {"ig": float("nan")}}, "finite and >= 0"),
     "unknown fusion weight": ({"fusion_weights": {"shap": 1.0}}, "unknown method 'shap'"),
+    "nothing to fuse": ({"methods": ["lime", "fusion"]}, "fusion needs at least one of"),  # LIME's base weight 0
 }
 
 
