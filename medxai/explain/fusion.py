@@ -38,17 +38,18 @@ phantoms 0.775 / 0.399 / 0.480 against 0.775 / 0.408 / 0.479 (2026-12-01, `medxa
 superpixel maps localised worse than the no-skill centred disc on all three, and leaving LIME out also means
 the fused map no longer waits for LIME's 100-200 model passes."""
 FAITHFULNESS_STEPS = 8
-"""Curve steps of the faithfulness rule's weights (2 x 9 passes per map). Against 16 steps, the fused map's
-Spearman correlation was 0.995 on 40 demo phantoms, 0.9997 on 30 brain MRI and 0.994 on 20 PH2 validation
-images, its pointing game, top-area IoU and deletion AUC within 0.002 (README "Which maps, measured"); 4 steps
-moved them more on the phantoms (Spearman 0.990, one pointing-game hit lost)."""
+"""Curve steps of the faithfulness rule's weights (2 x 9 passes per map, 36 for the default's two). Fusing the CAM
+and IG, 4 and 16 steps gave the same pointing game on the phantoms, brain MRI and PH2 and IoU within 0.004
+(2026-12-01). With LIME also fused, against 16 steps the fused map's Spearman correlation was 0.995 on 40 demo
+phantoms, 0.9997 on 30 brain MRI and 0.994 on 20 PH2 validation images, and 4 steps lost one pointing-game hit
+on the phantoms (README "Which maps, measured")."""
 
 FAITHFULNESS_POWER = 1.0
 """The faithfulness rule weighs each map by its gap raised to this power. 1 is the default; 2 tells a coarse map
-from a sharper one more firmly. In a first one-off probe (one model per set, 2026-12-01), 2 lowered the fused
-map's deletion AUC on brain MRI (0.188 -> 0.174 with attention guidance) and lifted PH2's pointing game (0.46 ->
-0.51), and was the same within one image on the demo's phantoms. `medxai bench maps` scores both (row "gap
-squared"); the default moves only when its tables say so."""
+from a sharper one more firmly. Over the CAM and IG (`medxai bench maps`, 2026-12-01), the square gave the same
+pointing game and IoU on 30 brain MRI slices with deletion AUC 0.107 against 0.110, a slightly worse fused map
+on 40 demo phantoms (IoU 0.392 against 0.399, deletion 0.484 against 0.480) and the same within 0.002 on 20 PH2
+images, so the default stays 1; `bench maps` keeps scoring it (row "gap squared")."""
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 
