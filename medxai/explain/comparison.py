@@ -115,11 +115,14 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
     predict = model_predictor(model, precision)
     rows["fusion: paper (Grad-CAM, raw IG, LIME; 0.4/0.4/0.2)"] = fuse_explanations(
         [parts["gradcam"], raw_ig, parts["lime"]], "paper")
-    scored = ("cam", "ig", "lime")  # the maps whose faithfulness gaps are computed, once per curve length
+    served = fused_components("faithfulness")
+    # The maps whose faithfulness gaps are computed, once per curve length: LIME only at the default length, for
+    # the row that still fuses it.
+    scored = {steps: served for _, steps, _ in FAITHFULNESS_VARIANTS} | {FAITHFULNESS_STEPS: ("cam", "ig", "lime")}
     gaps, gap_seconds = {}, {}
-    for steps in dict.fromkeys([FAITHFULNESS_STEPS, *(steps for _, steps, _ in FAITHFULNESS_VARIANTS)]):
+    for steps, scored_names in scored.items():
         start = time.perf_counter()
-        gaps[steps] = faithfulness_gaps([parts[name] for name in scored], images, targets, predict, steps)
+        gaps[steps] = faithfulness_gaps([parts[name] for name in scored_names], images, targets, predict, steps)
         gap_seconds[steps] = time.perf_counter() - start
 
     def faithfulness(names: tuple[str, ...], steps: int = FAITHFULNESS_STEPS, power: float = FAITHFULNESS_POWER,
@@ -127,17 +130,16 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
         """The rule's fused map from the shared gaps; its seconds include its maps' share of computing them."""
         fused = fuse_explanations([parts[name] for name in names], "faithfulness", weights, power=power,
                                   gaps=gaps[steps])
-        return replace(fused, seconds=fused.seconds + gap_seconds[steps] * len(names) / len(scored))
+        return replace(fused, seconds=fused.seconds + gap_seconds[steps] * len(names) / len(scored[steps]))
 
     for rule in RULES:
-        names = fused_components(rule)
-        rows[f"fusion: {rule} ({', '.join(names)})"] = faithfulness(names) if rule == "faithfulness" else \
-            fuse_explanations([parts[name] for name in names], rule)
+        components = fused_components(rule)
+        rows[f"fusion: {rule} ({', '.join(components)})"] = faithfulness(components) if rule == "faithfulness" \
+            else fuse_explanations([parts[name] for name in components], rule)
     rows["fusion: faithfulness (cam, ig, lime; the default until 2026-12-01)"] = faithfulness(
-        scored, weights={"lime": WEIGHTS["lime"]})
-    names = fused_components("faithfulness")
+        scored[FAITHFULNESS_STEPS], weights={"lime": WEIGHTS["lime"]})
     for label, steps, power in FAITHFULNESS_VARIANTS:
-        rows[f"fusion: faithfulness ({', '.join(names)}), {label}"] = faithfulness(names, steps, power)
+        rows[f"fusion: faithfulness ({', '.join(served)}), {label}"] = faithfulness(served, steps, power)
     log("fusions done")
     shape = tuple(images.shape[-2:])
     baselines = {name: torch.from_numpy(function(shape)).float().expand(len(images), *shape)
