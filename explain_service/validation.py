@@ -36,7 +36,7 @@ DEFAULT_LIME_SAMPLES = 500
 LIME_SAMPLES_RANGE = (10, 5000)
 FAITHFULNESS_STEPS = 16
 DEFAULT_WORK_BUDGET = 2000
-"""Model passes one request may cost (the defaults cost 666, 802 with faithfulness curves): a few seconds of
+"""Model passes one request may cost (the defaults cost 658, 794 with faithfulness curves): a few seconds of
 one core at 224 px on a GPU-less pod, so one request cannot hold the service for minutes."""
 MAX_WORK_BUDGET = 20000
 

@@ -127,3 +127,18 @@ def predict_probabilities(model: nn.Module, images: torch.Tensor, precision: str
 def class_scores(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The explained quantity: the target class's logit per image, in fp32."""
     return model(images).float().gather(1, targets.view(-1, 1)).squeeze(1)
+
+
+def log_odds(probabilities: torch.Tensor, multi_label: bool = False) -> torch.Tensor:
+    """Log-odds log(p / (1 - p)) [N,C] of probabilities [N,C], in fp64.
+
+    Why: a confident model's probability is 1.0 to the last bit of fp32 (softmax margins near 60 on the demo's
+    phantoms: the other class at 1e-26), so a method that explains the probability sees nothing change when
+    it hides evidence; its log-odds still move. For softmax outputs 1 - p is taken as the sum of the other
+    classes' probabilities, which stays representable (down to fp32's 1e-38) where 1 - p rounds to 0. Sigmoid
+    outputs (`multi_label`) have no such sum and saturate where p rounds to 1 (a logit over about 17).
+    """
+    p = probabilities.double()
+    tiny = torch.finfo(torch.float32).tiny
+    others = 1 - p if multi_label else p @ (1 - torch.eye(p.shape[1], dtype=p.dtype, device=p.device))
+    return torch.log(p.clamp_min(tiny)) - torch.log(others.clamp_min(tiny))

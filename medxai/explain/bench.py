@@ -1,7 +1,8 @@
 """`medxai bench explain`: the naive pipeline a user would write against ours, on the same trained model and image, in
 one process. Naive: the grad-cam package's CAM class called as its README shows (at our CAM's variant, explained
 score and layer), Captum's IntegratedGradients (fp32, 50 steps) and lime's LimeImageExplainer (1000 samples,
-quickshift, batch 10), each at its library defaults. Ours: the defaults of `medxai.explain` (the served maps: cam,
+quickshift, batch 10), each at its library defaults but for what it explains (LIME: our explained score and hide
+colour, so that both compute the same method). Ours: the defaults of `medxai.explain` (the served maps: cam,
 ig, lime, fusion; also timed: how soon our fused map is ready, which needs only the maps its rule fuses, against
 the naive fused map, which needs all three). Quality is the Spearman correlation of each of our maps with the naive
 one (IG before our smoothing, which is a choice of display measured by `medxai bench maps`, not of computation;
@@ -55,18 +56,23 @@ def test_images(model: nn.Module, data: Path, image_size: int, count: int) -> li
 
 def naive_lime(model: nn.Module, image: torch.Tensor, target: int, seed: int, sampling_seed: int | None = None
                ) -> tuple[torch.Tensor, np.ndarray]:
-    """lime's LimeImageExplainer at its defaults (1000 samples, quickshift, batch 10): the map and the
-    superpixels (segmented with `seed`; samples drawn with `sampling_seed`, default `seed`)."""
+    """lime's LimeImageExplainer at its defaults (1000 samples, quickshift, batch 10), told what ours explains
+    (`lime.DEFAULT_SCORE`, the class's log-odds, and `lime.DEFAULT_HIDE` as its `hide_color`: lime fills hidden
+    superpixels from that array): the map and the superpixels (segmented with `seed`; samples drawn with
+    `sampling_seed`, default `seed`)."""
     device = model_device(model)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             pixels = torch.from_numpy(batch).permute(0, 3, 1, 2).float().to(device)
-            return model.probabilities(model(pixels)).cpu().numpy()
+            probabilities = model.probabilities(model(pixels)).cpu().numpy()
+        return lime.explained_scores(probabilities, lime.DEFAULT_SCORE, model.multi_label)
 
     explainer = LimeImageExplainer(random_state=seed if sampling_seed is None else sampling_seed)
-    explanation = explainer.explain_instance(image[0].permute(1, 2, 0).double().numpy(), predict, top_labels=5,
-                                             num_samples=1000, batch_size=10, random_seed=seed)
+    pixels = image[0].permute(1, 2, 0).double().numpy()
+    hidden = None if lime.DEFAULT_HIDE == "mean" else lime.hidden_image(pixels, None, lime.DEFAULT_HIDE)
+    explanation = explainer.explain_instance(pixels, predict, top_labels=5, num_samples=1000, batch_size=10,
+                                             random_seed=seed, hide_color=hidden)
     weights = dict(explanation.local_exp[target])
     segments = explanation.segments
     return torch.tensor([weights.get(s, 0.0) for s in range(segments.max() + 1)])[torch.from_numpy(segments)], segments

@@ -29,6 +29,9 @@ from medxai.explain.sanity import randomise, rank_correlation, top_modules
 from medxai.metrics import localisation
 
 IG_SMOOTHING = (0.0, 0.02, 0.04, 0.06, 0.08)
+LIME_VARIANTS = tuple((score, hide) for score in lime.SCORES for hide in lime.HIDES
+                      if (score, hide) != (lime.DEFAULT_SCORE, lime.DEFAULT_HIDE))
+"""LIME's explained score x hide colour, beside the default row `lime` (lime's own defaults among them)."""
 NOISE_TUNNEL_SAMPLES = 8
 FAITHFULNESS_VARIANTS = (*((f"{steps} curve steps", steps, FAITHFULNESS_POWER) for steps in (4, 16)
                            if steps != FAITHFULNESS_STEPS),
@@ -104,6 +107,9 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
         rows[f"ig noise tunnel ({NOISE_TUNNEL_SAMPLES} samples)"] = noise_tunnel_ig(model, images, targets)
     log("IG done")
     rows["lime"] = lime.explain(model, images, targets, precision=precision, **(lime_options or {}))
+    for score, hide in LIME_VARIANTS:
+        rows[f"lime ({score.replace('_', '-')}, {hide} hidden)"] = lime.explain(
+            model, images, targets, precision=precision, **((lime_options or {}) | {"score": score, "hide": hide}))
     log("LIME done")
     default_cam = f"{cam.DEFAULT_VARIANT} ({cam.DEFAULT_SCORE.replace('_', '-')}) @ " \
                   f"{model.cam_layer.removeprefix('features.')}"

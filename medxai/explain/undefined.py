@@ -16,9 +16,9 @@ KEY = "undefined"
 MIN_OUTPUT_DIFFERENCE = 1e-3
 """|f(x) - f(x')| (the explained class's logit) below this leaves IG's completeness gap undefined: at
 probability 0.5 it is a change of 0.00025, the size of the quadrature's rounding, not an effect to attribute."""
-MIN_PROBABILITY_RANGE = 1e-5
-"""The explained probability must vary over LIME's samples by at least this for R^2 to mean anything (float32
-inference on the same image in different batches differs by about 1e-7)."""
+MIN_SCORE_RANGE = 1e-5
+"""The explained score (probability or log-odds) must vary over LIME's samples by at least this for R^2 to mean
+anything (float32 inference on the same image in different batches differs by about 1e-7)."""
 
 
 def completeness_gap_reason(image_equals_baseline: bool, output_difference: float) -> str | None:
@@ -31,12 +31,13 @@ def completeness_gap_reason(image_equals_baseline: bool, output_difference: floa
     return None
 
 
-def r2_reason(target_probabilities: np.ndarray, weights: np.ndarray) -> str | None:
-    """Why LIME's surrogate R^2 is undefined, or None when it is defined."""
-    spread = float(np.ptp(target_probabilities)) if len(target_probabilities) else 0.0
-    if not spread >= MIN_PROBABILITY_RANGE:
-        return (f"the explained probability varies by only {spread:.2g} over LIME's samples (under "
-                f"{MIN_PROBABILITY_RANGE:g}): hiding superpixels changes nothing the surrogate could fit")
+def r2_reason(explained: np.ndarray, weights: np.ndarray, score: str = "probability") -> str | None:
+    """Why LIME's surrogate R^2 is undefined, or None when it is defined. `explained` [N]: the target's `score`
+    (probability or log-odds) over LIME's samples."""
+    spread = float(np.ptp(explained)) if len(explained) else 0.0
+    if not spread >= MIN_SCORE_RANGE:
+        return (f"the explained {score} varies by only {spread:.2g} over LIME's samples (under "
+                f"{MIN_SCORE_RANGE:g}): hiding superpixels changes nothing the surrogate could fit")
     if not np.any(weights):
         return "the surrogate gives every superpixel weight 0: the map is all zero"
     return None

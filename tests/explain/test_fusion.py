@@ -149,7 +149,7 @@ def test_the_faithfulness_rule_costs_the_passes_the_work_budget_counts():
         fuse_explanations(maps, "faithfulness", images=images, targets=torch.tensor([0, 1]), predict=counting,
                           steps=steps)
         # LIME's base weight under the rule is 0 (RULE_WEIGHTS): it is not scored, and costs no pass
-        assert sum(seen) == len(images) * rule_passes("faithfulness", 2, steps) == 2 * 2 * 2 * (steps + 1)
+        assert sum(seen) == len(images) * rule_passes("faithfulness", 2, steps) == 2 * 2 * 2 * (steps - 1)
     assert rule_passes("alive", 3) == rule_passes("paper", 3) == 0
 
 

@@ -22,9 +22,10 @@ def test_weighted_ridge_is_lime_surrogate():
 def test_perturbed_batch_matches_the_host_version():
     image, segments = textured_images(1)[0], grid_segments(SIZE)
     rows = np.random.default_rng(1).integers(0, 2, (5, int(segments.max()) + 1))
-    host = lime.perturbed_images(image.permute(1, 2, 0).numpy(), segments, rows)
-    device = lime_device.perturbed_batch(image, torch.from_numpy(segments), torch.from_numpy(rows))
-    np.testing.assert_allclose(device.permute(0, 2, 3, 1).numpy(), host, atol=1e-6)
+    for hide in lime.HIDES:
+        host = lime.perturbed_images(image.permute(1, 2, 0).numpy(), segments, rows, hide)
+        device = lime_device.perturbed_batch(image, torch.from_numpy(segments), torch.from_numpy(rows), hide)
+        np.testing.assert_allclose(device.permute(0, 2, 3, 1).numpy(), host, atol=1e-6)
 
 
 def test_superpixels_follow_colour_and_the_requested_count():
@@ -41,5 +42,5 @@ def test_device_lime_peaks_in_the_quadrant_the_model_looks_at():
     images = textured_images()
     explanation = lime_device.explain(quadrant_model(), images, torch.tensor([1, 1]), samples=300,
                                       segments=[torch.from_numpy(grid_segments(SIZE))] * 2)
-    assert in_quadrant_share(explanation.maps) > 0.95
+    assert in_quadrant_share(explanation.maps) > 0.9
     assert all(d["r2"] > 0.5 and d["samples"] == 300 and d["segments"] == 16 for d in explanation.diagnostics)

@@ -108,7 +108,8 @@ def test_bench_explain_compares_both_pipelines_on_the_same_superpixels(trained_c
                                               rel=0.01)
     assert result["spearman_cam"] >= 0.9  # the same CAM as the grad-cam package computes it
     # the default fused map does not wait for LIME, so it is ready sooner than the whole explanation
-    assert all(r["ours_fused_map_s"] < r["ours_total_s"] - r["ours_seconds"]["lime"] + 1e-3 for r in rows)
+    # (each figure is rounded to 1 ms, so the sums may differ by 1.5 ms)
+    assert all(r["ours_fused_map_s"] < r["ours_total_s"] - r["ours_seconds"]["lime"] + 2e-3 for r in rows)
     assert result["fused_map_speedup"] > result["speedup"]
     assert result["ig_completeness_gap"] == max(r["ig_completeness_gap"] for r in rows)
     assert all(-1 <= r["lime_self_agreement"] <= 1 for r in rows)
