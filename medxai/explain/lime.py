@@ -97,7 +97,7 @@ def hidden_image(image: np.ndarray, segments: np.ndarray | None, hide: str = DEF
     raise ValueError(f"unknown hide '{hide}'; choose one of {', '.join(HIDES)}")
 
 
-def perturbed_images(image: np.ndarray, segments: np.ndarray, rows: np.ndarray, hide: str = "mean") -> np.ndarray:
+def perturbed_images(image: np.ndarray, segments: np.ndarray, rows: np.ndarray, hide: str) -> np.ndarray:
     """One image [N,H,W,3] per on/off row [N,S] of an image [H,W,3]: superpixels that are off show
     `hidden_image`."""
     fudged = hidden_image(image, segments, hide)
@@ -174,7 +174,12 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, predi
     `max_samples=1000, convergence=1.0, score="probability", hide="mean"` is lime's default.
 
     A model on a GPU with no `predict` given runs `medxai.explain.lime_device` instead: superpixels (SLIC on the
-    device, `n_segments`), `device_samples` perturbations in one batched pass and the surrogate fit, all there."""
+    device, `n_segments`), `device_samples` perturbations in one batched pass and the surrogate fit, all there.
+    Raises ValueError for an unknown `score` or `hide`."""
+    if score not in SCORES:
+        raise ValueError(f"unknown explained score '{score}'; choose one of {', '.join(SCORES)}")
+    if hide not in HIDES:
+        raise ValueError(f"unknown hide '{hide}'; choose one of {', '.join(HIDES)}")
     if predict is None and model is not None and model_device(model).type != "cpu":
         given = [torch.as_tensor(labels) for labels in segments] if segments is not None else None
         return lime_device.explain(model, images, targets, samples=device_samples, n_segments=n_segments, seed=seed,

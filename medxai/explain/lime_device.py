@@ -43,8 +43,7 @@ def superpixels(image: torch.Tensor, n_segments: int = 100, compactness: float =
     return torch.unique(labels, return_inverse=True)[1].view(height, width)
 
 
-def perturbed_batch(image: torch.Tensor, segments: torch.Tensor, rows: torch.Tensor, hide: str = "mean"
-                    ) -> torch.Tensor:
+def perturbed_batch(image: torch.Tensor, segments: torch.Tensor, rows: torch.Tensor, hide: str) -> torch.Tensor:
     """Images [N,3,H,W], one per on/off row [N,S]: off superpixels take their mean colour (`hide="mean"`), black
     (`"black"`) or the blurred image (`"blur"`), as `medxai.explain.lime.perturbed_images`."""
     if hide == "black":
@@ -86,7 +85,7 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, sampl
             segments: list[torch.Tensor] | None = None, score: str = "log_odds", hide: str = "blur") -> Explanation:
     """Maps: each pixel takes its superpixel's surrogate weight for the target class's `score` ("log_odds" or
     "probability"), then `normalise`. Raw output: per image (segments [H,W], weights [S]). Diagnostics as
-    `medxai.explain.lime`'s."""
+    `medxai.explain.lime`'s, whose `explain` checks `score` and `hide` and passes its defaults here."""
     start = time.perf_counter()
     device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed)
