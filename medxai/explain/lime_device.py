@@ -4,8 +4,9 @@ fit all stay in PyTorch, so nothing round-trips through the host between them.
 On a GPU the model is no longer LIME's cost: quickshift and lime's sklearn surrogate on the CPU were most
 of an explanation (1.2 s of 1.38 s on an H100). Written here rather than taken from lime because lime works
 on NumPy arrays on the host. Same method as `medxai.explain.lime` (and lime): on/off superpixel rows, off
-superpixels take black, the blurred image or their mean colour, the class's log-odds or probability explained, cosine distance to the all-on row, kernel sqrt(exp(-d^2 / 0.25^2)),
-ridge (alpha 1, intercept) weighted by the kernel; only the sample count is fixed instead of converging,
+superpixels show the blurred image, black or their mean colour, the class's log-odds or probability explained,
+cosine distance to the all-on row, kernel sqrt(exp(-d^2 / 0.25^2)), ridge (alpha 1, intercept) weighted by the
+kernel; only the sample count is fixed instead of converging,
 because one batched pass over all samples is what makes a GPU fast. Runs on the CPU too (tests).
 """
 
