@@ -97,11 +97,10 @@ def hidden_image(image: np.ndarray, segments: np.ndarray | None, hide: str = DEF
     raise ValueError(f"unknown hide '{hide}'; choose one of {', '.join(HIDES)}")
 
 
-def perturbed_images(image: np.ndarray, segments: np.ndarray, rows: np.ndarray, hide: str) -> np.ndarray:
-    """One image [N,H,W,3] per on/off row [N,S] of an image [H,W,3]: superpixels that are off show
-    `hidden_image`."""
-    fudged = hidden_image(image, segments, hide)
-    return np.where(rows[:, segments][..., None].astype(bool), image.astype(np.float32)[None], fudged[None])
+def perturbed_images(image: np.ndarray, segments: np.ndarray, rows: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """One image [N,H,W,3] per on/off row [N,S] of an image [H,W,3]: superpixels that are off show `hidden`
+    [H,W,3] (`hidden_image`, made once per image rather than once per chunk of samples)."""
+    return np.where(rows[:, segments][..., None].astype(bool), image.astype(np.float32)[None], hidden[None])
 
 
 def explained_scores(probabilities: np.ndarray, score: str, multi_label: bool = False) -> np.ndarray:
@@ -135,6 +134,7 @@ def explain_image(predict: Predict, image: np.ndarray, target: int, segments: np
     undefined (`medxai.explain.undefined`) when the explained score does not vary or the map is zero."""
     rng = np.random.default_rng(seed)
     features = int(segments.max()) + 1
+    hidden = hidden_image(image, segments, hide)
     rows = np.ones((0, features), dtype=np.int64)
     scores = np.zeros((0, 0))
     weights, r2, previous = np.zeros(features), 0.0, None
@@ -142,7 +142,7 @@ def explain_image(predict: Predict, image: np.ndarray, target: int, segments: np
         new = rng.integers(0, 2, (min(chunk, max_samples - len(rows)), features))
         if not len(rows):
             new[0] = 1  # the first sample is the unperturbed image, as in lime
-        predicted = explained_scores(predict(perturbed_images(image, segments, new, hide)), score, multi_label)
+        predicted = explained_scores(predict(perturbed_images(image, segments, new, hidden)), score, multi_label)
         rows = np.concatenate([rows, new])
         scores = np.concatenate([scores, predicted]) if scores.size else predicted
         if len(rows) < min_samples and len(rows) < max_samples:
@@ -151,7 +151,7 @@ def explain_image(predict: Predict, image: np.ndarray, target: int, segments: np
         if previous is not None and _correlation(weights, previous) >= convergence:
             break
         previous = weights
-    if not np.ptp(scores[:, target]) >= undefined.MIN_SCORE_RANGE:
+    if not undefined.varies(scores[:, target]):
         weights = np.zeros(features)  # a fit to a constant is rounding noise, not evidence: the map is dead
     reason = undefined.r2_reason(scores[:, target], weights, score.replace("_", "-"))
     return weights, undefined.mark({"samples": len(rows), "segments": features, "seed": seed, "score": score,

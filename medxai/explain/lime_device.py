@@ -102,12 +102,12 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, sampl
                                        for chunk in perturbed.split(batch_size)])
         explained = log_odds(probabilities, model.multi_label) if score == "log_odds" else probabilities
         weights, r2 = weighted_ridge(rows, explained[:, target:target + 1])
-        if not float(explained[:, target].max() - explained[:, target].min()) >= undefined.MIN_SCORE_RANGE:
+        target_scores = explained[:, target].double().cpu().numpy()
+        if not undefined.varies(target_scores):
             weights = torch.zeros_like(weights)  # a fit to a constant is rounding noise: the map is dead
         maps.append(weights[0].float()[labels].cpu())
         raw.append((labels.cpu().numpy(), weights[0].cpu().numpy()))
-        reason = undefined.r2_reason(explained[:, target].double().cpu().numpy(), weights[0].cpu().numpy(),
-                                     score.replace("_", "-"))
+        reason = undefined.r2_reason(target_scores, weights[0].cpu().numpy(), score.replace("_", "-"))
         diagnostics.append(undefined.mark({"samples": samples, "segments": features, "seed": seed, "score": score,
                                            "hide": hide,
                                            "segmentation": "given" if segments is not None else "device-slic"},

@@ -31,11 +31,17 @@ def completeness_gap_reason(image_equals_baseline: bool, output_difference: floa
     return None
 
 
+def varies(explained: np.ndarray) -> bool:
+    """Whether the explained score [N] varies over LIME's samples by at least MIN_SCORE_RANGE: if not, a
+    surrogate fitted to it fits rounding noise."""
+    return bool(len(explained)) and float(np.ptp(explained)) >= MIN_SCORE_RANGE
+
+
 def r2_reason(explained: np.ndarray, weights: np.ndarray, score: str = "probability") -> str | None:
     """Why LIME's surrogate R^2 is undefined, or None when it is defined. `explained` [N]: the target's `score`
     (probability or log-odds) over LIME's samples."""
-    spread = float(np.ptp(explained)) if len(explained) else 0.0
-    if not spread >= MIN_SCORE_RANGE:
+    if not varies(explained):
+        spread = float(np.ptp(explained)) if len(explained) else 0.0
         return (f"the explained {score} varies by only {spread:.2g} over LIME's samples (under "
                 f"{MIN_SCORE_RANGE:g}): hiding superpixels changes nothing the surrogate could fit")
     if not np.any(weights):

@@ -23,7 +23,8 @@ def test_perturbed_batch_matches_the_host_version():
     image, segments = textured_images(1)[0], grid_segments(SIZE)
     rows = np.random.default_rng(1).integers(0, 2, (5, int(segments.max()) + 1))
     for hide in lime.HIDES:
-        host = lime.perturbed_images(image.permute(1, 2, 0).numpy(), segments, rows, hide)
+        pixels = image.permute(1, 2, 0).numpy()
+        host = lime.perturbed_images(pixels, segments, rows, lime.hidden_image(pixels, segments, hide))
         device = lime_device.perturbed_batch(image, torch.from_numpy(segments), torch.from_numpy(rows), hide)
         np.testing.assert_allclose(device.permute(0, 2, 3, 1).numpy(), host, atol=1e-6)
 
