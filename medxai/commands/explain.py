@@ -97,13 +97,13 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         precision: str = precision_option(),
     ) -> None:
         """Every CAM variant and layer, IG smoothing, LIME and the fusion rules, scored on the same images:
-        dead share, pointing game, top-area IoU, energy in mask, deletion and insertion AUC (markdown on stderr,
-        JSON last on stdout).
+        dead share, pointing game, top-area IoU, energy in mask, deletion and insertion AUC; then the served
+        maps per explained class (markdown on stderr, JSON last on stdout).
 
         Example: medxai bench maps --checkpoint demo/run/best.pt --data demo/data --split test --images 40
         """
         from rich.console import Console
-        from medxai.explain.comparison import compare, held_out_images, markdown
+        from medxai.explain.comparison import compare, held_out_images, markdown, markdown_by_class, served_rows
         from medxai.precision import hardware
         require_paths(checkpoint, what="checkpoint")
         console = Console(stderr=True)
@@ -113,6 +113,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         table = compare(model, pixels, masks, targets, precision=precision, noise_tunnel=noise_tunnel,
                         log=console.print)
         console.print(markdown(table))
+        console.print(markdown_by_class(table, [*served_rows(model).values(), "centred disc (no skill)"],
+                                        info["class_names"]))
         result = {"checkpoint": str(checkpoint), "data": str(data), "split": split, "ids": str(ids) if ids else None,
                   **info, "images": len(pixels), "rows": table, "hardware": hardware("cpu", precision)}
         _emit(result, out)

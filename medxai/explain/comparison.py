@@ -21,7 +21,7 @@ from torch import nn
 
 from medxai.explain import cam, integrated_gradients, lime
 from medxai.explain.base import Explanation, explanation
-from medxai.explain.evaluation import model_predictor, score_maps
+from medxai.explain.evaluation import model_predictor, per_image_metrics
 from medxai.explain.fusion import (FAITHFULNESS_POWER, FAITHFULNESS_STEPS, RULES, WEIGHTS, faithfulness_gaps,
                                    fuse_explanations)
 from medxai.explain.pipeline import fused_components
@@ -33,6 +33,10 @@ LIME_VARIANTS = tuple((score, hide) for score in lime.SCORES for hide in lime.HI
                       if (score, hide) != (lime.DEFAULT_SCORE, lime.DEFAULT_HIDE))
 """LIME's explained score x hide colour, beside the default row `lime` (lime's own defaults among them)."""
 NOISE_TUNNEL_SAMPLES = 8
+CAM_ALTERNATIVES = ("gradcam (log-probability) @ attention", "hirescam (log-probability) @ layer1")
+"""CAM rows also fused with IG by the default rule in place of the default CAM (unless one is the default; where
+the model has the layer and the row passes the dead and randomisation checks): candidates for the default CAM,
+judged by the fused map the clinician reads as well as alone."""
 FAITHFULNESS_VARIANTS = (*((f"{steps} curve steps", steps, FAITHFULNESS_POWER) for steps in (4, 16)
                            if steps != FAITHFULNESS_STEPS),
                          ("gap squared", FAITHFULNESS_STEPS, 2.0))
@@ -92,11 +96,13 @@ def cam_rows(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, log:
 def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets: torch.Tensor,
             precision: str = "auto", substitute: str = "blur", steps: int = 16,
             lime_options: dict | None = None, noise_tunnel: bool = False,
-            log: Callable[[str], None] = print) -> dict[str, dict]:
+            cam_alternatives: tuple[str, ...] = CAM_ALTERNATIVES, log: Callable[[str], None] = print
+            ) -> dict[str, dict]:
     """{row: {dead_share, randomisation_spearman (CAM rows), iou, pointing_game, energy_in_mask,
     iou_at_threshold, deletion_auc, insertion_auc, images, seconds}} for images [N,3,H,W] in [0, 1], masks
     [N,H,W] (nonzero = lesion), targets [N]. A CAM row that is dead on more than a fifth of the images or fails
-    the randomisation check (Spearman >= 0.5) is not a candidate and is not scored further."""
+    the randomisation check (Spearman >= 0.5) is not a candidate and is not scored further. Each CAM row named in
+    `cam_alternatives` that is a candidate is also fused with IG by the default rule, in place of the default CAM."""
     rows, checks = cam_rows(model, images, targets, log)
     ig = integrated_gradients.explain(model, images, targets, smoothing=0.0, precision="fp32")  # as served
     for smoothing in IG_SMOOTHING:
@@ -111,12 +117,10 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
         rows[f"lime ({score.replace('_', '-')}, {hide} hidden)"] = lime.explain(
             model, images, targets, precision=precision, **((lime_options or {}) | {"score": score, "hide": hide}))
     log("LIME done")
-    default_cam = f"{cam.DEFAULT_VARIANT} ({cam.DEFAULT_SCORE.replace('_', '-')}) @ " \
-                  f"{model.cam_layer.removeprefix('features.')}"
+    defaults = served_rows(model)
     paper_cam = f"gradcam (logit) @ {model.gradcam_layer.removeprefix('features.')}"
-    parts = {"gradcam": replace(rows[paper_cam], method="gradcam"), "lime": rows["lime"],
-             "cam": replace(rows[default_cam], method="cam"),
-             "ig": rows[f"ig (smoothing {integrated_gradients.SMOOTHING:g})"]}
+    parts = {"gradcam": replace(rows[paper_cam], method="gradcam"), "lime": rows[defaults["lime"]],
+             "cam": replace(rows[defaults["cam"]], method="cam"), "ig": rows[defaults["ig"]]}
     raw_ig = rows["ig (smoothing 0)"]
     predict = model_predictor(model, precision)
     rows["fusion: paper (Grad-CAM, raw IG, LIME; 0.4/0.4/0.2)"] = fuse_explanations(
@@ -146,6 +150,14 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
         scored[FAITHFULNESS_STEPS], weights={"lime": WEIGHTS["lime"]})
     for label, steps, power in FAITHFULNESS_VARIANTS:
         rows[f"fusion: faithfulness ({', '.join(served)}), {label}"] = faithfulness(served, steps, power)
+    for name in cam_alternatives:
+        if name in rows and name != defaults["cam"] and candidate(rows[name], checks[name]):
+            start = time.perf_counter()
+            alternative = replace(rows[name], method="cam")
+            alternative_gaps = gaps[FAITHFULNESS_STEPS] | faithfulness_gaps([alternative], images, targets, predict)
+            fused = fuse_explanations([alternative, parts["ig"]], "faithfulness", gaps=alternative_gaps)
+            ig_share = gap_seconds[FAITHFULNESS_STEPS] / len(scored[FAITHFULNESS_STEPS])
+            rows[f"fusion: faithfulness ({name}, ig)"] = replace(fused, seconds=time.perf_counter() - start + ig_share)
     log("fusions done")
     shape = tuple(images.shape[-2:])
     baselines = {name: torch.from_numpy(function(shape)).float().expand(len(images), *shape)
@@ -157,13 +169,50 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
         dead = float(np.mean(result.dead)) if is_map else 0.0
         row = {"dead_share": dead, **checks.get(name, {}),
                "seconds": round(result.seconds / len(images), 4) if is_map else 0.0}
-        if name in checks and (dead > 0.2 or checks[name]["randomisation_spearman"] >= 0.5):
+        if name in checks and not candidate(result, checks[name]):
             table[name] = row  # not a candidate: a dead map, or one that does not depend on the weights
             continue
         log(f"scoring {name}")
-        table[name] = row | score_maps(predict, images, result.maps if is_map else result, masks, targets,
-                                       substitute, steps)
+        table[name] = row | class_means(per_image_metrics(predict, images, result.maps if is_map else result,
+                                                          masks, targets, substitute, steps), targets) \
+            | {"substitute": substitute}
     return table
+
+
+def class_means(scores: dict[str, np.ndarray], targets: torch.Tensor) -> dict:
+    """{metric: mean over the images, "images": N, "by_class": {class index: {metric: mean, "images": n}}} from
+    per-image scores ({metric: [N]}) and the explained classes [N]. The mean over classes can hide that a map
+    finds one class's sign and has nothing to point at for another (a benign phantom is a malignant one without
+    its dark spots: there is no "benign" sign to find)."""
+    classes = targets.numpy()
+    by_class = {int(c): {name: float(np.mean(values[classes == c])) for name, values in scores.items()}
+                | {"images": int((classes == c).sum())} for c in np.unique(classes)}
+    return {name: float(np.mean(values)) for name, values in scores.items()} | {"images": len(classes),
+                                                                               "by_class": by_class}
+
+
+def candidate(result: Explanation, check: dict) -> bool:
+    """A CAM row worth scoring: dead on at most a fifth of the images and a randomisation Spearman below 0.5."""
+    return float(np.mean(result.dead)) <= 0.2 and check["randomisation_spearman"] < 0.5
+
+
+def served_rows(model: nn.Module) -> dict[str, str]:
+    """The row of each map the product serves by default: {"cam", "ig", "lime", "fusion"} -> row name."""
+    return {"cam": f"{cam.DEFAULT_VARIANT} ({cam.DEFAULT_SCORE.replace('_', '-')}) @ "
+                   f"{model.cam_layer.removeprefix('features.')}",
+            "ig": f"ig (smoothing {integrated_gradients.SMOOTHING:g})", "lime": "lime",
+            "fusion": f"fusion: faithfulness ({', '.join(fused_components('faithfulness'))})"}
+
+
+def markdown_by_class(table: dict[str, dict], names: list[str], class_names: list[str]) -> str:
+    """Rows `names` of the table per explained class: map | class | images | pointing game | top-area IoU |
+    deletion AUC (rows not scored are left out)."""
+    lines = ["| map | class | images | pointing game | top-area IoU | deletion AUC |", "|---|---|---|---|---|---|"]
+    for name in names:
+        for index, row in table[name].get("by_class", {}).items():
+            lines.append(f"| {name} | {class_names[int(index)]} | {row['images']} | {row['pointing_game']:.3f} | "
+                         f"{row['iou']:.3f} | {row['deletion_auc']:.3f} |")
+    return "\n".join(lines)
 
 
 def markdown(table: dict[str, dict]) -> str:
@@ -202,4 +251,5 @@ def held_out_images(checkpoint: str, data: str, split: str | None, ids_file: str
     images = torch.stack([item["image"] for item in items])
     masks = torch.stack([item["mask"] for item in items])
     targets = explained_classes(model, images, torch.stack([item["target"] for item in items]), "label", precision)
-    return model, {"architecture": info.architecture, "image_size": info.image_size}, images, masks, targets
+    return model, {"architecture": info.architecture, "image_size": info.image_size,
+                   "class_names": list(info.class_names)}, images, masks, targets

@@ -1,9 +1,11 @@
 """`medxai bench maps`' table (`medxai.explain.comparison`) on a model whose evidence is known."""
 
+import numpy as np
+import pytest
 import torch
 
-from medxai.explain.comparison import FAITHFULNESS_VARIANTS, compare
-from tests.explain.toys import SIZE, grid_segments, quadrant_model, textured_images
+from medxai.explain.comparison import FAITHFULNESS_VARIANTS, class_means, compare, markdown_by_class
+from tests.explain.toys import SIZE, grid_segments, quadrant_model, textured_images, tiny_cnn
 
 
 def test_every_way_of_making_a_map_is_scored_on_the_same_images():
@@ -23,3 +25,33 @@ def test_every_way_of_making_a_map_is_scored_on_the_same_images():
         assert table[name]["energy_in_mask"] > table["whole image (no skill)"]["energy_in_mask"], name
         assert table[name]["deletion_auc"] < table["whole image (no skill)"]["deletion_auc"], name
     assert any("randomisation_spearman" in row for row in table.values())
+    assert table["lime"]["by_class"][1]["images"] == 2  # one explained class: its means are the whole row's
+    assert table["lime"]["by_class"][1]["iou"] == pytest.approx(table["lime"]["iou"])
+
+
+def test_means_per_class_show_a_map_that_finds_one_class_only():
+    scores = {"pointing_game": np.array([1.0, 0.0, 1.0, 0.0]), "iou": np.array([0.5, 0.1, 0.7, 0.1]),
+              "deletion_auc": np.array([0.2, 0.6, 0.4, 0.6])}
+    row = class_means(scores, torch.tensor([1, 0, 1, 0]))
+    assert row["pointing_game"] == 0.5 and row["images"] == 4
+    assert row["by_class"][1] == pytest.approx({"pointing_game": 1.0, "iou": 0.6, "deletion_auc": 0.3, "images": 2})
+    assert row["by_class"][0]["pointing_game"] == 0.0
+    rendered = markdown_by_class({"cam": row}, ["cam"], ["benign", "malignant"])
+    assert "| cam | benign | 2 | 0.000 | 0.100 | 0.600 |" in rendered
+    assert "| cam | malignant | 2 | 1.000 | 0.600 | 0.300 |" in rendered
+
+
+def test_a_candidate_cam_is_also_fused_in_place_of_the_default_and_a_failed_one_is_not():
+    images, masks = textured_images(2), torch.zeros(2, SIZE, SIZE)
+    masks[:, :SIZE // 2, :SIZE // 2] = 1
+    options = {"segments": [grid_segments(SIZE)] * 2, "max_samples": 100}
+    table = compare(tiny_cnn(), images, masks, torch.tensor([0, 1]), precision="fp32", steps=4, lime_options=options,
+                    cam_alternatives=("hirescam (log-probability) @ 4", "no such row"), log=lambda _: None)
+    alternative = table["fusion: faithfulness (hirescam (log-probability) @ 4, ig)"]
+    assert {"iou", "pointing_game", "deletion_auc"} <= set(alternative) and alternative["seconds"] > 0
+    assert set(alternative["by_class"]) == {0, 1}
+    assert not any("no such row" in name for name in table)
+    failed = compare(quadrant_model(), images, masks, torch.tensor([1, 1]), precision="fp32", steps=4,
+                     lime_options=options, cam_alternatives=("hirescam (log-probability) @ 2",), log=lambda _: None)
+    assert failed["hirescam (log-probability) @ 2"]["randomisation_spearman"] >= 0.5  # not a candidate: not fused
+    assert "fusion: faithfulness (hirescam (log-probability) @ 2, ig)" not in failed
