@@ -99,7 +99,7 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
             cam_alternatives: tuple[str, ...] = CAM_ALTERNATIVES, log: Callable[[str], None] = print
             ) -> dict[str, dict]:
     """{row: {dead_share, randomisation_spearman (CAM rows), iou, pointing_game, energy_in_mask,
-    iou_at_threshold, deletion_auc, insertion_auc, images, seconds}} for images [N,3,H,W] in [0, 1], masks
+    iou_at_threshold, deletion_auc, insertion_auc, images, seconds, by_class (`class_means`)}} for images [N,3,H,W] in [0, 1], masks
     [N,H,W] (nonzero = lesion), targets [N]. A CAM row that is dead on more than a fifth of the images or fails
     the randomisation check (Spearman >= 0.5) is not a candidate and is not scored further. Each CAM row named in
     `cam_alternatives` that is a candidate is also fused with IG by the default rule, in place of the default CAM."""
