@@ -145,3 +145,12 @@ def test_train_takes_a_worker_count(tmp_path):
     assert "--workers" in medxai("train", "--help").stdout
     assert_user_error(medxai("train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--workers", "-1"),
                       "--workers must be >= 0")
+
+
+@pytest.mark.parametrize("config", sorted(Path(__file__).parents[2].joinpath("experiments").glob("*.toml")),
+                         ids=lambda path: path.stem)
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_every_committed_experiment_reads_with_each_profile_and_names_its_work_folder(config, profile):
+    experiment = load_experiment(config, profile)
+    assert experiment.name == config.stem  # `runs/experiments/<name>-<profile>` and `reports/<name>` follow it
+    assert experiment.settings.image_size > 0 and experiment.settings.folds >= 2
