@@ -21,7 +21,7 @@ from torch import nn
 
 from medxai.explain import cam, integrated_gradients, lime
 from medxai.explain.base import Explanation, explanation
-from medxai.explain.evaluation import model_predictor, per_image_metrics
+from medxai.explain.evaluation import model_predictor, score_maps
 from medxai.explain.fusion import (FAITHFULNESS_POWER, FAITHFULNESS_STEPS, RULES, WEIGHTS, faithfulness_gaps,
                                    fuse_explanations)
 from medxai.explain.pipeline import fused_components
@@ -99,8 +99,8 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
             cam_alternatives: tuple[str, ...] = CAM_ALTERNATIVES, log: Callable[[str], None] = print
             ) -> dict[str, dict]:
     """{row: {dead_share, randomisation_spearman (CAM rows), iou, pointing_game, energy_in_mask,
-    iou_at_threshold, deletion_auc, insertion_auc, images, seconds, by_class (`class_means`)}} for images [N,3,H,W] in [0, 1], masks
-    [N,H,W] (nonzero = lesion), targets [N]. A CAM row that is dead on more than a fifth of the images or fails
+    iou_at_threshold, deletion_auc, insertion_auc, images, by_class (`evaluation.class_means`), substitute,
+    seconds}} for images [N,3,H,W] in [0, 1], masks [N,H,W] (nonzero = lesion), targets [N]. A CAM row that is dead on more than a fifth of the images or fails
     the randomisation check (Spearman >= 0.5) is not a candidate and is not scored further. Each CAM row named in
     `cam_alternatives` that is a candidate is also fused with IG by the default rule, in place of the default CAM."""
     rows, checks = cam_rows(model, images, targets, log)
@@ -173,22 +173,9 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
             table[name] = row  # not a candidate: a dead map, or one that does not depend on the weights
             continue
         log(f"scoring {name}")
-        table[name] = row | class_means(per_image_metrics(predict, images, result.maps if is_map else result,
-                                                          masks, targets, substitute, steps), targets) \
-            | {"substitute": substitute}
+        table[name] = row | score_maps(predict, images, result.maps if is_map else result, masks, targets,
+                                       substitute, steps, by_class=True)
     return table
-
-
-def class_means(scores: dict[str, np.ndarray], targets: torch.Tensor) -> dict:
-    """{metric: mean over the images, "images": N, "by_class": {class index: {metric: mean, "images": n}}} from
-    per-image scores ({metric: [N]}) and the explained classes [N]. The mean over classes can hide that a map
-    finds one class's sign and has nothing to point at for another (a benign phantom is a malignant one without
-    its dark spots: there is no "benign" sign to find)."""
-    classes = targets.numpy()
-    by_class = {int(c): {name: float(np.mean(values[classes == c])) for name, values in scores.items()}
-                | {"images": int((classes == c).sum())} for c in np.unique(classes)}
-    return {name: float(np.mean(values)) for name, values in scores.items()} | {"images": len(classes),
-                                                                               "by_class": by_class}
 
 
 def candidate(result: Explanation, check: dict) -> bool:

@@ -69,12 +69,26 @@ def per_image_metrics(predict: faithfulness.Predict, images: torch.Tensor, maps:
     return scores
 
 
+def class_means(scores: dict[str, np.ndarray], targets: torch.Tensor) -> dict:
+    """{metric: mean over the images, "images": N, "by_class": {class index: {metric: mean, "images": n}}} from
+    per-image scores ({metric: [N]}) and the explained classes [N]. The mean over classes can hide that a map
+    finds one class's sign and has nothing to point at for another (a benign phantom is a malignant one without
+    its dark spots: there is no "benign" sign to find)."""
+    classes = targets.numpy()
+    by_class = {int(c): {name: float(np.mean(values[classes == c])) for name, values in scores.items()}
+                | {"images": int((classes == c).sum())} for c in np.unique(classes)}
+    return {name: float(np.mean(values)) for name, values in scores.items()} | {"images": len(classes),
+                                                                               "by_class": by_class}
+
+
 def score_maps(predict: faithfulness.Predict, images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
-               targets: torch.Tensor, substitute: str, steps: int) -> dict[str, float]:
-    """Mean of every localisation and faithfulness metric over the images (`per_image_metrics`)."""
-    scores = per_image_metrics(predict, images, maps, masks, targets, substitute, steps)
-    return {name: float(np.mean(values)) for name, values in scores.items()} | {
-        "images": len(images), "substitute": substitute}
+               targets: torch.Tensor, substitute: str, steps: int, by_class: bool = False) -> dict:
+    """Mean of every localisation and faithfulness metric over the images (`per_image_metrics`); with
+    `by_class`, also the means per explained class (`class_means`)."""
+    row = class_means(per_image_metrics(predict, images, maps, masks, targets, substitute, steps), targets)
+    if not by_class:
+        del row["by_class"]
+    return row | {"substitute": substitute}
 
 
 def evaluate_explanations(model: nn.Module, dataset: Dataset, targets_from: str = "label", max_images: int = 32,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from medxai.explain.comparison import FAITHFULNESS_VARIANTS, class_means, compare, markdown_by_class
+from medxai.explain.comparison import FAITHFULNESS_VARIANTS, compare, markdown_by_class
+from medxai.explain.evaluation import class_means
 from tests.explain.toys import SIZE, grid_segments, quadrant_model, textured_images, tiny_cnn
 
 
