@@ -15,13 +15,14 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         seed: int = typer.Option(0, help="Random seed."),
         size: int = typer.Option(256, help="Image side in pixels."),
         spurious_marker: bool = typer.Option(False, help="Mark one class in the training split only (shortcut)."),
+        benign_sign: bool = typer.Option(False, help="xray: benign nodules carry two bright calcifications."),
     ) -> None:
         """Write a synthetic labelled folder whose class is decided only inside the lesion.
 
         Example: medxai data phantoms --kind xray --n 300 --seed 0 --out data/phantoms
         """
         from medxai.data.phantoms import make_phantoms
-        path = make_phantoms(out, kind, n, seed, size, spurious_marker)
+        path = make_phantoms(out, kind, n, seed, size, spurious_marker, benign_sign=benign_sign)
         typer.echo(json.dumps({"out": str(path), "kind": kind, "n": n}))
 
     @data_app.command("describe")

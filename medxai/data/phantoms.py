@@ -4,6 +4,9 @@ A faithful explanation of a model trained on them must point at the lesion (the 
 With `spurious_marker`, training images of the marked class carry a bright corner square (like a ruler or
 text label): a model may learn that shortcut, and its explanations should show it doing so.
 The last `test_fraction` of images are the `test` split, where the marker is placed at random.
+With `benign_sign` (x-ray only), benign nodules carry two bright calcifications, as benign nodules show: a sign
+of their own, for studying what a CAM of the class without one can show (README "Which maps, measured": the
+model then learns the calcification and reads malignancy as its absence).
 """
 
 import csv
@@ -45,7 +48,8 @@ def _blobs(rng: np.random.Generator, mask: np.ndarray, count: int, radius: float
     return spots & mask
 
 
-def _xray(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, np.ndarray]:
+def _xray(rng: np.random.Generator, size: int, label: int, benign_sign: bool = False
+          ) -> tuple[np.ndarray, np.ndarray]:
     yy, xx = np.mgrid[:size, :size] / size
     body = 0.55 + 0.1 * np.cos(np.pi * (xx - 0.5))
     lungs = (((xx - 0.3) / 0.17) ** 2 + ((yy - 0.5) / 0.33) ** 2 <= 1) | (((xx - 0.7) / 0.17) ** 2 + ((yy - 0.5) / 0.33) ** 2 <= 1)
@@ -54,6 +58,8 @@ def _xray(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, 
     image = np.where(mask, 0.7, image)
     if label == 1:
         image = np.where(_blobs(rng, mask, 3, size * 0.05), 0.3, image)
+    elif benign_sign:
+        image = np.where(_blobs(rng, mask, 2, size * 0.04), 0.95, image)
     image = gaussian_filter(image, 1.0) + rng.normal(0, 0.03, (size, size))
     return np.clip(image, 0, 1)[:, :, None].repeat(3, axis=2), mask
 
@@ -71,17 +77,21 @@ def _dermoscopy(rng: np.random.Generator, size: int, label: int) -> tuple[np.nda
 
 
 def make_phantoms(out: str | Path, kind: str = "xray", n: int = 300, seed: int = 0, size: int = 256,
-                  spurious_marker: bool = False, test_fraction: float = 0.2) -> Path:
-    """Write a labelled folder (labels.csv with boxes and split, images/, masks/) and return its path."""
+                  spurious_marker: bool = False, test_fraction: float = 0.2, benign_sign: bool = False) -> Path:
+    """Write a labelled folder (labels.csv with boxes and split, images/, masks/) and return its path.
+
+    Raises UserError for an unknown kind, n < 4, size < 32, or `benign_sign` with a kind other than xray."""
     if kind not in KINDS:
         raise UserError(f"unknown phantom kind '{kind}'; choose one of: {', '.join(KINDS)}")
+    if benign_sign and kind != "xray":
+        raise UserError("--benign-sign draws calcifications in x-ray nodules; use it with --kind xray")
     if n < 4 or size < 32:
         raise UserError("phantoms need n >= 4 and size >= 32")
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    draw = _xray if kind == "xray" else _dermoscopy
+    draw = (lambda *args: _xray(*args, benign_sign=benign_sign)) if kind == "xray" else _dermoscopy
     labels = rng.permutation(np.arange(n) % len(KINDS[kind]))
     first_test = int(round(n * (1 - test_fraction)))
     rows = []

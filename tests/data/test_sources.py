@@ -131,3 +131,14 @@ def test_real_brain_mri_groups_keep_neighbouring_slices_together(shared_data):
     assert spec.class_names == ["glioma", "meningioma", "pituitary"] and spec.has_localisation()
     by_id = {r.image_id: r.group for r in spec.records}
     assert by_id["0001"] == by_id["0002"]
+
+
+def test_benign_sign_draws_bright_calcifications_in_benign_nodules_only(tmp_path):
+    spec = load_dataset(make_phantoms(tmp_path / "sign", "xray", n=20, seed=2, size=64, benign_sign=True))
+    for record in spec.records:  # the nodule is 0.7 grey; calcifications 0.95, dark spots 0.3
+        pixels = np.asarray(Image.open(record.source), dtype=float)[..., 0] / 255
+        inside = pixels[np.asarray(Image.open(record.mask)) > 0]
+        benign = spec.class_names[record.target] == "benign_nodule"
+        assert (inside.max() > 0.87) == benign and (inside.min() < 0.38) != benign
+    with pytest.raises(UserError, match="--kind xray"):
+        make_phantoms(tmp_path / "skin", "dermoscopy", n=4, benign_sign=True)
