@@ -10,6 +10,7 @@ model then learns the calcification and reads malignancy as its absence).
 """
 
 import csv
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,7 @@ def make_phantoms(out: str | Path, kind: str = "xray", n: int = 300, seed: int =
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    draw = (lambda *args: _xray(*args, benign_sign=benign_sign)) if kind == "xray" else _dermoscopy
+    draw = partial(_xray, benign_sign=benign_sign) if kind == "xray" else _dermoscopy
     labels = rng.permutation(np.arange(n) % len(KINDS[kind]))
     first_test = int(round(n * (1 - test_fraction)))
     rows = []
