@@ -91,19 +91,21 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
         ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
         images: int = typer.Option(40, min=1, help="Images with a mask or box scored (the first ones)."),
-        out: Path = typer.Option(None, help="Also write the table as JSON here."),
+        out: Path = typer.Option(None, help="Also write the table as JSON here (X.json), and as markdown in X.md."),
         noise_tunnel: bool = typer.Option(False, help="Add IG averaged under Captum's NoiseTunnel (8 noisy copies: "
                                                       "8x IG's cost)."),
         precision: str = precision_option(),
     ) -> None:
         """Every CAM variant and layer, IG smoothing, LIME and the fusion rules, scored on the same images:
         dead share, pointing game, top-area IoU, energy in mask, deletion and insertion AUC; then the served
-        maps per explained class (markdown on stderr, JSON last on stdout).
+        maps (and the alternative CAM) per explained class (markdown on stderr and, with --out X.json, in X.md;
+        JSON last on stdout).
 
         Example: medxai bench maps --checkpoint demo/run/best.pt --data demo/data --split test --images 40
         """
         from rich.console import Console
-        from medxai.explain.comparison import compare, held_out_images, markdown, markdown_by_class, served_rows
+        from medxai.explain.comparison import (class_rows, compare, held_out_images, markdown, markdown_by_class,
+                                               markdown_report)
         from medxai.precision import hardware
         require_paths(checkpoint, what="checkpoint")
         console = Console(stderr=True)
@@ -112,12 +114,15 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         console.print(f"{len(pixels)} images with masks; explaining their true class")
         table = compare(model, pixels, masks, targets, precision=precision, noise_tunnel=noise_tunnel,
                         log=console.print)
+        names = class_rows(model, table)
         console.print(markdown(table))
-        console.print(markdown_by_class(table, [*served_rows(model).values(), "centred disc (no skill)"],
-                                        info["class_names"]))
+        console.print(markdown_by_class(table, names, info["class_names"]))
         result = {"checkpoint": str(checkpoint), "data": str(data), "split": split, "ids": str(ids) if ids else None,
                   **info, "images": len(pixels), "rows": table, "hardware": hardware("cpu", precision)}
         _emit(result, out)
+        if out is not None:
+            source = f"{out}: {checkpoint} {len(pixels)} images, {result['hardware']['precision']}"
+            out.with_suffix(".md").write_text(markdown_report(table, names, info["class_names"], source))
 
 
     @bench_app.command("paired")

@@ -157,7 +157,7 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
             alternative_gaps = gaps[FAITHFULNESS_STEPS] | faithfulness_gaps([alternative], images, targets, predict)
             fused = fuse_explanations([alternative, parts["ig"]], "faithfulness", gaps=alternative_gaps)
             ig_share = gap_seconds[FAITHFULNESS_STEPS] / len(scored[FAITHFULNESS_STEPS])
-            rows[f"fusion: faithfulness ({name}, ig)"] = replace(fused, seconds=time.perf_counter() - start + ig_share)
+            rows[alternative_fused_row(name)] = replace(fused, seconds=time.perf_counter() - start + ig_share)
     log("fusions done")
     shape = tuple(images.shape[-2:])
     baselines = {name: torch.from_numpy(function(shape)).float().expand(len(images), *shape)
@@ -189,6 +189,30 @@ def served_rows(model: nn.Module) -> dict[str, str]:
                    f"{model.cam_layer.removeprefix('features.')}",
             "ig": f"ig (smoothing {integrated_gradients.SMOOTHING:g})", "lime": "lime",
             "fusion": f"fusion: faithfulness ({', '.join(fused_components('faithfulness'))})"}
+
+
+def alternative_fused_row(name: str) -> str:
+    """The row of an alternative CAM (`CAM_ALTERNATIVES`) fused with IG by the default rule in place of the
+    default CAM."""
+    return f"fusion: faithfulness ({name}, ig)"
+
+
+def class_rows(model: nn.Module, table: dict[str, dict]) -> list[str]:
+    """The rows broken down per explained class, those in `table`: the served maps, each alternative CAM that
+    is not served and its fused map, and the centred disc."""
+    served = list(served_rows(model).values())
+    alternatives = [name for name in CAM_ALTERNATIVES if name not in served]
+    names = [*served, *(row for name in alternatives for row in (name, alternative_fused_row(name))),
+             "centred disc (no skill)"]
+    return [name for name in names if name in table]
+
+
+def markdown_report(table: dict[str, dict], names: list[str], class_names: list[str], source: str) -> str:
+    """What `bench maps --out X.json` also writes as X.md: a comment naming `source`, the whole table
+    (`markdown`) and rows `names` per explained class (`markdown_by_class`)."""
+    return "\n".join([f"<!-- {source} -->", markdown(table), "",
+                      "Per explained class (the served maps, the alternative CAM and its fused map, the centred "
+                      "disc):", "", markdown_by_class(table, names, class_names)]) + "\n"
 
 
 def markdown_by_class(table: dict[str, dict], names: list[str], class_names: list[str]) -> str:
