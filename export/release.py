@@ -84,6 +84,11 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
             raise UserError(f"refusing to release {name}: {'; '.join(refusals)} (pass --force to export anyway)")
         for reason in refusals:
             log(f"released despite: {reason}")
+        if not refusals:  # one verdict line for the reader of the log (the checks above give figures)
+            shortcut = decision.shortcut.get("passed")  # None: the shortcut check was skipped or off
+            evidence = {True: ", the evidence lies in the expert regions",
+                        False: " (the shortcut check failed: released with the warning above)"}.get(shortcut, "")
+            log(f"release gate passed: parity, the served maps change when the weights are randomised{evidence}")
         provenance = {"checkpoint": str(checkpoint), "checkpoint_sha256": checkpoint_sha256(checkpoint),
                       "architecture": info.architecture, "git_commit": info.git_commit, "metrics": info.metrics,
                       "temperature": info.temperature,

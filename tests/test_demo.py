@@ -19,6 +19,8 @@ def test_demo_runs_everything_and_reports_it(tmp_path):
     assert report["explanations"]["fusion"]["images"] == 4
     assert report["explanations"]["cam"]["dead_share"] <= 0.25 and report["explanations"]["fusion"]["dead_share"] == 0
     assert report["served"]["gate"]["refusals"] == [] and report["served"]["gate"]["checks"]["fusion"]["passed"]
+    assert "release gate passed: parity, the served maps change when the weights are randomised, the evidence lies " \
+           "in the expert regions" in " ".join((result.stdout + result.stderr).split())  # rich may wrap the line
     assert list(report["explained_image"]["seconds"]) == ["cam", "ig", "lime", "fusion"]
     served = report["served"]
     assert list(served["received_after_s"]) == ["cam", "ig", "fusion", "lime"]

@@ -67,11 +67,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         (workdir / "report.json").write_text(json.dumps(report, indent=2))
         console.print_json(json.dumps(report))
         console.print(f"report: {workdir / 'report.json'}; evaluation: {workdir / 'evaluation' / 'metrics.json'}; "
-                      f"maps: {workdir / 'explained'}")
+                      f"maps: {workdir / 'explained'}", soft_wrap=True)  # paths are not broken across lines
         if serve:
-            console.print(f"serve it again with: medxai stack up --workdir {workdir}")
+            console.print(f"serve it again with: medxai stack up --workdir {workdir}", soft_wrap=True)
             console.print(f"review it in the dashboard: medxai dashboard --local-stack --workdir {workdir} "
-                          f"--ratings-db {workdir / 'ratings.sqlite'}")
+                          f"--ratings-db {workdir / 'ratings.sqlite'}", soft_wrap=True)
 
 
 def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:

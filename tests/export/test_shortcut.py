@@ -158,6 +158,8 @@ def test_export_refuses_the_marker_model_or_warns_when_asked_and_records_the_che
     warned = export_checkpoint(marker, repository, "chest", target="cpu", data=marker_phantoms,
                                shortcut_check="warn", log=lines.append)
     assert any(line.startswith("warning: the model's evidence lies outside") for line in lines)
+    assert lines[-1] == ("release gate passed: parity, the served maps change when the weights are randomised (the "
+                         "shortcut check failed: released with the warning above)")
     recorded = json.loads((warned.version_dir / "provenance.json").read_text())
     assert recorded["shortcut_check"]["mode"] == "warn" and not recorded["shortcut_check"]["passed"]
     assert recorded["gate_refusals"] == [] and set(recorded["shortcut_check"]["outside"]) == {"cam", "ig", "lime",
