@@ -100,9 +100,10 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
             ) -> dict[str, dict]:
     """{row: {dead_share, randomisation_spearman (CAM rows), iou, pointing_game, energy_in_mask,
     iou_at_threshold, deletion_auc, insertion_auc, images, by_class (`evaluation.class_means`), substitute,
-    seconds}} for images [N,3,H,W] in [0, 1], masks [N,H,W] (nonzero = lesion), targets [N]. A CAM row that is dead on more than a fifth of the images or fails
-    the randomisation check (Spearman >= 0.5) is not a candidate and is not scored further. Each CAM row named in
-    `cam_alternatives` that is a candidate is also fused with IG by the default rule, in place of the default CAM."""
+    seconds}} for images [N,3,H,W] in [0, 1], masks [N,H,W] (nonzero = lesion), targets [N]. A CAM row that is
+    not a `candidate` (dead on more than a fifth of the images, or failing the randomisation check) is not scored
+    further. Each CAM row named in `cam_alternatives` that is a candidate is also fused with IG by the default
+    rule, in place of the default CAM."""
     rows, checks = cam_rows(model, images, targets, log)
     ig = integrated_gradients.explain(model, images, targets, smoothing=0.0, precision="fp32")  # as served
     for smoothing in IG_SMOOTHING:
