@@ -198,11 +198,12 @@ def alternative_fused_row(name: str) -> str:
     return f"fusion: faithfulness ({name}, ig)"
 
 
-def class_rows(model: nn.Module, table: dict[str, dict]) -> list[str]:
-    """The rows broken down per explained class, those in `table`: the served maps, each alternative CAM that
-    is not served and its fused map, and the centred disc."""
+def class_rows(model: nn.Module, table: dict[str, dict],
+               cam_alternatives: tuple[str, ...] = CAM_ALTERNATIVES) -> list[str]:
+    """The rows broken down per explained class, those in `table`: the served maps, each of `cam_alternatives`
+    (as given to `compare`) that is not served and its fused map, and the centred disc."""
     served = list(served_rows(model).values())
-    alternatives = [name for name in CAM_ALTERNATIVES if name not in served]
+    alternatives = [name for name in cam_alternatives if name not in served]
     names = [*served, *(row for name in alternatives for row in (name, alternative_fused_row(name))),
              "centred disc (no skill)"]
     return [name for name in names if name in table]
@@ -210,10 +211,11 @@ def class_rows(model: nn.Module, table: dict[str, dict]) -> list[str]:
 
 def markdown_report(table: dict[str, dict], names: list[str], class_names: list[str], source: str) -> str:
     """What `bench maps --out X.json` also writes as X.md: a comment naming `source`, the whole table
-    (`markdown`) and rows `names` per explained class (`markdown_by_class`)."""
+    (`markdown`) and rows `names` per explained class (`markdown_by_class`), captioned by what they hold."""
+    held = "the alternative CAM and its fused map, " if any(alternative_fused_row(n) in names for n in names) else ""
     return "\n".join([f"<!-- {source} -->", markdown(table), "",
-                      "Per explained class (the served maps, the alternative CAM and its fused map, the centred "
-                      "disc):", "", markdown_by_class(table, names, class_names)]) + "\n"
+                      f"Per explained class (the served maps, {held}the centred disc):", "",
+                      markdown_by_class(table, names, class_names)]) + "\n"
 
 
 def markdown_by_class(table: dict[str, dict], names: list[str], class_names: list[str]) -> str:

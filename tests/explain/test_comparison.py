@@ -48,17 +48,22 @@ def test_a_candidate_cam_is_also_fused_in_place_of_the_default_and_a_failed_one_
     masks[:, :SIZE // 2, :SIZE // 2] = 1
     options = {"segments": [grid_segments(SIZE)] * 2, "max_samples": 100}
     model = tiny_cnn()
+    alternatives = ("hirescam (log-probability) @ 4", "no such row")
     table = compare(model, images, masks, torch.tensor([0, 1]), precision="fp32", steps=4, lime_options=options,
-                    cam_alternatives=("hirescam (log-probability) @ 4", "no such row"), log=lambda _: None)
+                    cam_alternatives=alternatives, log=lambda _: None)
     alternative = table["fusion: faithfulness (hirescam (log-probability) @ 4, ig)"]
     assert {"iou", "pointing_game", "deletion_auc"} <= set(alternative) and alternative["seconds"] > 0
     assert set(alternative["by_class"]) == {0, 1}
     assert not any("no such row" in name for name in table)
-    names = class_rows(model, table)  # what bench maps breaks down per class, and writes beside its JSON
+    names = class_rows(model, table, alternatives)  # what bench maps breaks down per class, and writes beside its JSON
     assert served_rows(model)["fusion"] in names and names[-1] == "centred disc (no skill)"
+    assert "fusion: faithfulness (hirescam (log-probability) @ 4, ig)" in names
     report = markdown_report(table, names, ["benign", "malignant"], "x.json: best.pt 2 images, fp32")
     assert report.startswith("<!-- x.json: best.pt 2 images, fp32 -->\n| map | dead |")
     assert f"| {served_rows(model)['fusion']} | malignant | 1 |" in report
+    assert "the alternative CAM and its fused map" in report
+    plain = markdown_report(table, class_rows(model, table, ()), ["benign", "malignant"], "x.json")
+    assert "Per explained class (the served maps, the centred disc):" in plain
     failed = compare(quadrant_model(), images, masks, torch.tensor([1, 1]), precision="fp32", steps=4,
                      lime_options=options, cam_alternatives=("hirescam (log-probability) @ 2",), log=lambda _: None)
     assert failed["hirescam (log-probability) @ 2"]["randomisation_spearman"] >= 0.5  # not a candidate: not fused
