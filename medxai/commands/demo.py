@@ -65,13 +65,34 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                       "seconds": {k: m["seconds"] for k, m in explained["methods"].items()}},
                   "served": served, "seconds": seconds, "hardware": hardware("cpu")}
         (workdir / "report.json").write_text(json.dumps(report, indent=2))
-        console.print_json(json.dumps(report))
+        console.rule("summary")
+        for line in summary_lines(report):
+            console.print(line, soft_wrap=True, highlight=False)
         console.print(f"report: {workdir / 'report.json'}; evaluation: {workdir / 'evaluation' / 'metrics.json'}; "
                       f"maps: {workdir / 'explained'}", soft_wrap=True)  # paths are not broken across lines
         if serve:
             console.print(f"serve it again with: medxai stack up --workdir {workdir}", soft_wrap=True)
             console.print(f"review it in the dashboard: medxai dashboard --local-stack --workdir {workdir} "
                           f"--ratings-db {workdir / 'ratings.sqlite'}", soft_wrap=True)
+
+
+def summary_lines(report: dict) -> list[str]:
+    """What the demo's last screen says of its report (the whole of it is in report.json, which it used to print
+    there, burying the gate's verdict and the streamed maps above 180 lines of JSON)."""
+    held, fused = report["held_out"], report["explanations"].get("fusion")
+    lines = [f"held-out phantoms: accuracy {held['accuracy']:.3f}, AUC {held['auc']:.3f}"]
+    if fused:
+        lines.append(f"default fused map on {fused['images']} of them: pointing game {fused['pointing_game']:.3f}, "
+                     f"top-area IoU {fused['iou']:.3f}, deletion AUC {fused['deletion_auc']:.3f} (lower is better)")
+    served = report["served"]
+    if served:
+        refusals = served["gate"]["refusals"]
+        verdict = "passed" if not refusals else "released with warnings: " + "; ".join(refusals)
+        lines.append(f"release gate: {verdict}")
+        arrivals = ", ".join(f"{method} {seconds:.2f} s" for method, seconds in served["received_after_s"].items())
+        lines.append(f"served: predicted {served['prediction']}; maps streamed after {arrivals}")
+    lines.append("seconds: " + ", ".join(f"{step} {seconds}" for step, seconds in report["seconds"].items()))
+    return lines
 
 
 def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
