@@ -40,4 +40,5 @@ def calibration_result(provenance: dict | None) -> str:
     if not calibration or not calibration.get("calibrated"):
         return f"not calibrated (T = {temperature:g})"
     return (f"T = {temperature:.3f}; validation ECE {calibration['ece_before']:.3f} before, "
-            f"{calibration['ece_after']:.3f} after")
+            f"{calibration['ece_after']:.3f} after" + (f" (fit {calibration['fitted_temperature']:.3f}: "
+                                                       f"{calibration['note']})" if calibration.get("note") else ""))

@@ -30,7 +30,7 @@ from medxai.data import ImageDataset, load_dataset
 from medxai.data.dataset import channel_statistics
 from medxai.data.records import DatasetSpec
 from medxai.errors import UserError
-from medxai.metrics.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood,
+from medxai.metrics.calibration import (applied_temperature, expected_calibration_error, negative_log_likelihood,
                                        plot_reliability, reliability_bins)
 from medxai.metrics.classification import classification_metrics, plot_roc
 from medxai.models import MedicalClassifier, build_model, builder_options
@@ -285,15 +285,17 @@ class FoldTrainer:
                 "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history]))}
 
     def calibrate(self) -> dict:
-        """Reload the best checkpoint, fit its temperature on this fold's validation logits (when `calibrate`),
-        store it in the checkpoint and draw the calibrated reliability diagram. Returns the temperature and the
+        """Reload the best checkpoint, fit its temperature on this fold's validation logits (when `calibrate`;
+        T = 1 is kept on a fold it gets all right: `applied_temperature` says why), store it in the
+        checkpoint and draw the calibrated reliability diagram. Returns the temperature and the
         validation ECE and NLL before and after (T minimises the NLL; the binned ECE of a small validation fold
         can still rise); the other validation metrics stay those of the uncalibrated
         probabilities (accuracy is the same: T does not change the argmax)."""
         state = torch.load(self.folder / "best.pt", map_location=self.device, weights_only=True)["state_dict"]
         self.model.load_state_dict(state)
         logits, targets = predict_logits(self.model, self.val_loader, self.device, self.bf16, self.channels_last)
-        temperature = fit_temperature(logits, targets, self.model.multi_label) if self.config.calibrate else 1.0
+        temperature, fitted, note = (applied_temperature(logits, targets, self.model.multi_label)
+                                     if self.config.calibrate else (1.0, 1.0, None))
         ece = {}
         for name, value in (("before", 1.0), ("after", temperature)):  # the model ends with the fitted T
             self.model.temperature = value
@@ -305,13 +307,14 @@ class FoldTrainer:
         calibration = {"temperature": temperature, "ece_before": ece["before"], "ece_after": ece["after"],
                        "nll_before": negative_log_likelihood(logits, targets, 1.0, self.model.multi_label),
                        "nll_after": negative_log_likelihood(logits, targets, temperature, self.model.multi_label),
-                       "calibrated": self.config.calibrate}
+                       "calibrated": self.config.calibrate, "fitted_temperature": fitted, "note": note}
         self.info.temperature = temperature
         self.info.metrics = {**self.info.metrics, "calibration": calibration}
         save_checkpoint(self.folder / "best.pt", self.model, self.info)
         if self.config.calibrate:
             console.print(f"{self.folder.name}: temperature {temperature:.3f}, validation ECE "
-                          f"{ece['before']:.4f} -> {ece['after']:.4f}", highlight=False)
+                          f"{ece['before']:.4f} -> {ece['after']:.4f}"
+                          + (f" (fit {fitted:.3f}: {note})" if note else ""), highlight=False)
         return calibration
 
 

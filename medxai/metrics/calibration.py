@@ -99,6 +99,39 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, multi_label: bool =
     return float(math.exp(result.x))
 
 
+def separable(logits: np.ndarray, targets: np.ndarray, multi_label: bool = False) -> bool:
+    """Whether every prediction is right with a margin (every known sigmoid output on its label's side of 0 when
+    multi_label). Then each image's NLL term falls as T -> 0, so the NLL of logits / T has no minimum; one wrong
+    prediction makes its term grow without bound as T -> 0, and a minimum exists. Shapes as `fit_temperature`."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if multi_label:
+        targets = np.asarray(targets, dtype=np.float64)
+        known = targets >= 0
+        return bool(np.all(np.where(targets[known] == 1, logits[known], -logits[known]) > 0))
+    rows = np.arange(len(logits))
+    margins = logits[rows, np.asarray(targets, dtype=np.int64)][:, None] - logits
+    margins[rows, np.asarray(targets, dtype=np.int64)] = np.inf
+    return bool(np.all(margins > 0))
+
+
+def applied_temperature(logits: np.ndarray, targets: np.ndarray, multi_label: bool = False
+                        ) -> tuple[float, float, str | None]:
+    """The temperature a model should carry, the one `fit_temperature` found, and why they differ (or None).
+
+    On a `separable` fold (every validation image right with a margin) temperature scaling has no minimum to
+    find: the search runs towards its lower bound, where every probability becomes 0 or 1, a certainty the fold
+    cannot show (a model right on all of 20 validation images is not right on all of the next 48). Guo et al.
+    fit T on folds with errors. So T = 1 is kept there, and the reason returned. A fit at the upper bound (a
+    model near chance on the fold) is applied, with a note: it flattens the probabilities, which claims less."""
+    fitted = fit_temperature(logits, targets, multi_label)
+    if separable(logits, targets, multi_label):
+        return 1.0, fitted, ("not applied: every validation image is right with a margin, so the NLL keeps falling "
+                             "as T -> 0 and the fold cannot say how confident to be; T = 1 kept")
+    if fitted >= TEMPERATURE_BOUNDS[1] * 0.999:
+        return fitted, fitted, f"the fit ran to the upper bound T = {TEMPERATURE_BOUNDS[1]}: the model is near chance"
+    return fitted, fitted, None
+
+
 def plot_reliability(bins: list[dict], path: str | Path, title: str = "Reliability") -> Path:
     """The reliability diagram (accuracy per confidence bin against the diagonal) as a PNG, from
     `reliability_bins`' rows; the bar shade says how many predictions each bin holds."""

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from medxai.metrics.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood,
-                                        plot_reliability, reliability_bins)
+from medxai.metrics.calibration import (TEMPERATURE_BOUNDS, applied_temperature, expected_calibration_error,
+                                        fit_temperature, negative_log_likelihood, plot_reliability, reliability_bins,
+                                        separable)
 
 
 def test_perfectly_calibrated_predictions_have_zero_ece():
@@ -59,6 +60,35 @@ def test_fit_recovers_a_known_temperature_for_sigmoid_outputs():
     logits = rng.normal(0, 3, size=(10000, 3))
     targets = (rng.random(logits.shape) < 1 / (1 + np.exp(-logits / 2.0))).astype(float)
     assert fit_temperature(logits, targets, multi_label=True) == pytest.approx(2.0, rel=0.05)
+
+
+def test_a_separable_fold_keeps_t1_and_says_why():
+    # every validation image right with a margin, as a label-smoothed model that gets a small fold all right:
+    # the NLL keeps falling as T -> 0 (the fit heads for its lower bound) and that T would print 0 or 1 everywhere
+    rng = np.random.default_rng(2)
+    targets = rng.integers(0, 2, 40)
+    logits = np.where(np.eye(2)[targets] == 1, 1.5, -1.5) + rng.normal(0, 0.3, (40, 2))
+    assert separable(logits, targets)
+    temperature, fitted, note = applied_temperature(logits, targets)
+    assert temperature == 1.0 and fitted < 0.1 and "T = 1 kept" in note
+    # one wrong image gives the NLL a minimum inside the bounds, and that T is applied as fitted
+    logits[0] = logits[0, ::-1]
+    assert not separable(logits, targets)
+    temperature, fitted, note = applied_temperature(logits, targets)
+    assert temperature == fitted and TEMPERATURE_BOUNDS[0] * 1.1 < fitted < 1 and note is None
+
+
+def test_separable_multi_label_means_every_known_output_on_its_side():
+    targets = np.array([[1, 0, -1], [0, 1, 1]], dtype=float)
+    assert separable(np.array([[2.0, -1.0, -5.0], [-0.5, 0.1, 3.0]]), targets, multi_label=True)
+    assert not separable(np.array([[2.0, 1.0, -5.0], [-0.5, 0.1, 3.0]]), targets, multi_label=True)
+
+
+def test_a_model_near_chance_runs_the_fit_to_its_upper_bound_and_says_so():
+    rng = np.random.default_rng(3)
+    logits, targets = rng.normal(0, 5, (400, 2)), rng.integers(0, 2, 400)
+    temperature, fitted, note = applied_temperature(logits, targets)
+    assert temperature == fitted and note is not None and "upper bound" in note
 
 
 def test_fit_refuses_no_data():
