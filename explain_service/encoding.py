@@ -11,8 +11,10 @@ from medxai.checkpoint import CheckpointInfo
 from medxai.explain import Explanation, undefined
 from medxai.explain.overlay import overlay
 
-DIAGNOSTICS = ("completeness_gap", "steps", "r2", "samples", "segments", "dead", "relu_removed")
-"""Numeric diagnostics sent with a map; the fused map's `weight_<method>` (per-image fusion weights) too."""
+DIAGNOSTICS = ("completeness_gap", "steps", "r2", "samples", "segments", "dead", "relu_removed",
+               "faithfulness_undecided")
+"""Numeric diagnostics sent with a map (booleans as 1 or 0); the fused map's `weight_<method>` (per-image fusion
+weights) and `gap_<method>` (the faithfulness rule's insertion - deletion AUC of each part) too."""
 
 
 def map_bytes(saliency: torch.Tensor) -> bytes:
@@ -33,7 +35,7 @@ def map_message(result: Explanation, pixels: torch.Tensor, overlays: bool) -> pb
     saliency = result.maps[0]
     found = result.diagnostics[0]
     diagnostics = {key: float(value) for key, value in found.items()
-                   if (key in DIAGNOSTICS or key.startswith("weight_")) and value is not None}
+                   if (key in DIAGNOSTICS or key.startswith(("weight_", "gap_"))) and value is not None}
     return pb.Map(method=result.method, shape=list(saliency.shape), data=map_bytes(saliency),
                   overlay_png=overlay_png(pixels, saliency) if overlays else b"", diagnostics=diagnostics,
                   seconds=result.seconds, undefined=found.get(undefined.KEY, {}))

@@ -59,7 +59,7 @@ def test_predict_refuses_in_one_line(trained_checkpoint, shared_cases, name):
 
 def test_explain_black_says_its_diagnostics_are_undefined(trained_checkpoint, shared_cases, tmp_path):
     result = medxai("explain", "--checkpoint", str(trained_checkpoint), "--image", str(shared_cases / "black.png"),
-                    "--out", str(tmp_path), "--methods", "gradcam,ig,lime")
+                    "--out", str(tmp_path), "--methods", "gradcam,ig,lime,fusion")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "explanation.json").read_text())
     assert report["ig_completeness_gap"] is None and report["lime_r2"] is None
@@ -68,6 +68,9 @@ def test_explain_black_says_its_diagnostics_are_undefined(trained_checkpoint, sh
     assert "LIME's samples" in report["undefined"]["lime_r2"] or "weight 0" in report["undefined"]["lime_r2"]
     assert report["methods"]["ig"]["diagnostics"]["completeness_gap"] is None
     assert not np.load(tmp_path / "ig.npy").any()
+    # the default fused map: a uniform image hides and shows nothing, so the faithfulness rule says it could not weigh
+    fused = report["methods"]["fusion"]["diagnostics"]
+    assert fused["faithfulness_undecided"] and "could not weigh" in fused["undefined"]["faithfulness_weights"]
 
 
 def test_explain_draws_the_map_on_the_upright_image(trained_checkpoint, shared_cases, tmp_path):

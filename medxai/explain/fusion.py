@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from medxai.explain import undefined
 from medxai.explain.base import Explanation, liveness
 from medxai.metrics.faithfulness import insertion_deletion_gap
 
@@ -81,6 +82,19 @@ def faithfulness_gaps(parts: list[Explanation], images: torch.Tensor, targets: t
     return {part.method: insertion_deletion_gap(predict, images, part.maps, targets, steps=steps) for part in parts}
 
 
+def rule_gaps(parts: list[Explanation], rule: str, weights: dict[str, float] | None = None,
+              images: torch.Tensor | None = None, targets: torch.Tensor | None = None, predict: Predict | None = None,
+              steps: int = FAITHFULNESS_STEPS) -> dict[str, np.ndarray] | None:
+    """The faithfulness rule's gaps (`faithfulness_gaps`) of the parts it weighs (base weight > 0); None for
+    another rule. Raises ValueError without the images, targets and predict function the curves need."""
+    if rule != "faithfulness":
+        return None
+    if images is None or targets is None or predict is None:
+        raise ValueError("the faithfulness rule needs the images, targets and a predict function")
+    base = {**RULE_WEIGHTS[rule], **(weights or {})}
+    return faithfulness_gaps([part for part in parts if base.get(part.method, 0) > 0], images, targets, predict, steps)
+
+
 def image_weights(parts: list[Explanation], rule: str = DEFAULT_RULE, weights: dict[str, float] | None = None,
                   images: torch.Tensor | None = None, targets: torch.Tensor | None = None,
                   predict: Predict | None = None, steps: int = FAITHFULNESS_STEPS,
@@ -109,11 +123,7 @@ def image_weights(parts: list[Explanation], rule: str = DEFAULT_RULE, weights: d
     if rule == "faithfulness":
         if power <= 0:
             raise ValueError(f"the faithfulness rule's power must be positive, got {power}")
-        if gaps is None:
-            if images is None or targets is None or predict is None:
-                raise ValueError("the faithfulness rule needs the images, targets and a predict function")
-            gaps = faithfulness_gaps([part for part in parts if base[part.method] > 0], images, targets, predict,
-                                     steps)
+        gaps = gaps if gaps is not None else rule_gaps(parts, rule, weights, images, targets, predict, steps)
         alive = [dict(row) for row in table]
         for part in parts:
             for index in range(count):
@@ -135,10 +145,29 @@ def fuse_explanations(parts: list[Explanation], rule: str = DEFAULT_RULE, weight
     image: the rule, `weight_<method>` for each component, and the fused map's own liveness; raw output: the
     parts."""
     start = time.perf_counter()
+    if gaps is None and rule in RULES:
+        gaps = rule_gaps(parts, rule, weights, images, targets, predict, steps)
     table = image_weights(parts, rule, weights, images, targets, predict, steps, power, gaps)
     fused = torch.stack([sum(row[part.method] * part.maps[index] for part in parts) * torch.ones_like(parts[0].maps[0])
                          for index, row in enumerate(table)])
-    diagnostics = [{"rule": rule, **{f"weight_{name}": round(value, 4) for name, value in row.items()}, **alive}
-                   for row, alive in zip(table, liveness(fused))]
+    diagnostics = [{"rule": rule, **{f"weight_{name}": round(value, 4) for name, value in row.items()},
+                    **_gap_diagnostics(gaps, index, parts), **alive}
+                   for index, (row, alive) in enumerate(zip(table, liveness(fused)))]
     return Explanation("fusion", fused, unscaled=fused, raw={part.method: part for part in parts},
                        diagnostics=diagnostics, seconds=time.perf_counter() - start)
+
+
+def _gap_diagnostics(gaps: dict[str, np.ndarray] | None, index: int, parts: list[Explanation]) -> dict:
+    """Image `index`'s faithfulness gaps (`gap_<method>`), and whether they could choose: where no live map's gap
+    is positive the live maps kept their base weights (`faithfulness_undecided`). Empty for other rules."""
+    if gaps is None:
+        return {}
+    values = {name: float(gap[index]) for name, gap in gaps.items()}
+    live = [values[part.method] for part in parts if part.method in values and not part.dead[index]]
+    out = {f"gap_{name}": round(value, 4) for name, value in values.items()}
+    out["faithfulness_undecided"] = not any(value > 0 for value in live)
+    if out["faithfulness_undecided"]:
+        out[undefined.KEY] = {"faithfulness_weights": "no live map's insertion moves the prediction more than its "
+                              "deletion (nothing in the image that the curves hide or show changes it), so the "
+                              "rule could not weigh the maps: the live maps keep their base weights"}
+    return out

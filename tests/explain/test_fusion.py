@@ -85,6 +85,9 @@ def test_faithfulness_rule_weighs_maps_by_their_own_deletion_and_insertion():
     maps = [explanation("cam", top, None, [{}], 0.0), explanation("ig", bottom, None, [{}], 0.0)]
     weights = image_weights(maps, "faithfulness", images=images, targets=torch.tensor([0]), predict=predict)[0]
     assert weights["cam"] > 0.9 and weights["ig"] < 0.1  # the map on the evidence wins
+    diagnostics = fuse_explanations(maps, "faithfulness", images=images, targets=torch.tensor([0]),
+                                    predict=predict).diagnostics[0]  # the gaps the weights came from
+    assert diagnostics["gap_cam"] > diagnostics["gap_ig"] and not diagnostics["faithfulness_undecided"]
     with pytest.raises(ValueError, match="unknown fusion rule"):
         image_weights(maps, "vote")
 
@@ -134,6 +137,11 @@ def test_faithfulness_rule_falls_back_to_the_live_maps_when_none_moves_the_predi
     maps = [explanation("cam", torch.rand(1, 8, 8), None, [{}], 0.0), explanation("ig", torch.rand(1, 8, 8), None, [{}], 0.0)]
     weights = image_weights(maps, "faithfulness", images=images, targets=torch.tensor([0]), predict=constant)[0]
     assert weights == {"cam": 0.5, "ig": 0.5}  # the alive weights, not a blank fused map
+    # and the fused map's diagnostics say the rule could not choose, with the gaps it saw
+    diagnostics = fuse_explanations(maps, "faithfulness", images=images, targets=torch.tensor([0]),
+                                    predict=constant).diagnostics[0]
+    assert diagnostics["faithfulness_undecided"] and diagnostics["gap_cam"] == diagnostics["gap_ig"] == 0.0
+    assert "gap_cam" not in fuse_explanations(maps, "alive").diagnostics[0]
 
 
 def test_the_faithfulness_rule_costs_the_passes_the_work_budget_counts():
