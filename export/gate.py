@@ -98,8 +98,9 @@ def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: t
                      for method, share in report.outside.items())
     lift = "not known (dead)" if report.lift is None else f"{report.lift:.2f}x no-skill"
     log(f"shortcut check: {report.decisive} map's energy in the region {lift}; map energy outside the region "
-        f"{maps} (no-skill {report.no_skill:.3f}, {report.explained} images); accuracy {report.accuracy:.3f}, "
-        f"region only {report.region_only_accuracy:.3f} ({report.images} images){'' if report.passed else ' (failed)'}")
+        f"{maps} (no-skill {report.no_skill:.3f}, {report.explained} images); on the gate's {report.images} sample "
+        f"images accuracy {report.accuracy:.3f}, region only {report.region_only_accuracy:.3f}"
+        f"{'' if report.passed else ' (failed)'}")
     if not report.passed and mode == "warn":
         log(f"warning: {report.reason}")
     return ([report.reason] if not report.passed and mode == "refuse" else []), {"mode": mode} | report.as_dict()
