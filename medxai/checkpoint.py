@@ -7,6 +7,7 @@ data fingerprint, git commit, validation metrics, calibration temperature and a 
 
 import datetime
 import hashlib
+import pickle
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -105,7 +106,10 @@ def _read(path: str | Path) -> tuple[CheckpointInfo, dict[str, torch.Tensor]]:
         raw = torch.load(path, map_location="cpu", weights_only=True)
         info = CheckpointInfo(**raw["info"])
     except Exception as exc:  # any unpickling/shape problem means the file is not one of ours
-        raise UserError(f"{path} is not a medxai checkpoint ({type(exc).__name__}: {exc})") from None
+        # torch's unpickling message advises loading with weights_only=False, which would run code from the file
+        reason = ("not a file of tensors torch reads without running code" if isinstance(exc, pickle.UnpicklingError)
+                  else f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}")
+        raise UserError(f"{path} is not a medxai checkpoint ({reason})") from None
     if info.format_version > FORMAT_VERSION:
         raise UserError(f"{path} has checkpoint format {info.format_version}; this medxai reads up to "
                         f"{FORMAT_VERSION}: upgrade medxai")

@@ -1,9 +1,11 @@
 """The `medxai` command line: one Typer app, one module per command group under `medxai.commands`.
 
-User errors (`UserError`, missing files, bad options) end in one clear line on stderr and exit code 2; an
+User errors (`UserError`, missing files, bad options, and a path the system cannot read or write: an `OSError`
+with a file name) end in one clear line on stderr and exit code 2; an
 input a viewer would still show (`DecodeWarning`) is one warning line on stderr.
 """
 
+import os
 import sys
 import warnings
 
@@ -50,4 +52,10 @@ def main() -> None:
         app()
     except UserError as exc:
         stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:  # a path the user gave that cannot be written or read (exists, no folder, permission)
+        if exc.filename is None or os.environ.get("MEDXAI_DEBUG"):
+            raise
+        stderr.print(f"[bold red]error:[/] {exc.strerror or type(exc).__name__}: {exc.filename}"
+                     " (MEDXAI_DEBUG=1 shows where)", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -12,7 +12,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         out: Path = typer.Option(..., help="Folder to write (labels.csv, images/, masks/)."),
         kind: str = typer.Option("xray", help="xray or dermoscopy."),
         n: int = typer.Option(300, help="Number of images."),
-        seed: int = typer.Option(0, help="Random seed."),
+        seed: int = typer.Option(0, min=0, help="Random seed."),
         size: int = typer.Option(256, help="Image side in pixels."),
         spurious_marker: bool = typer.Option(False, help="Mark one class in the training split only (shortcut)."),
         benign_sign: bool = typer.Option(False, help="xray: benign nodules carry two bright calcifications."),

@@ -28,7 +28,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                         "their own insertion minus deletion AUC), alive (dead maps "
                                                         "weigh 0), paper (0.4/0.4/0.2)."),
         target: str = typer.Option(None, help="Class name to explain (default: the top prediction)."),
-        seed: int = typer.Option(0, help="LIME sampling and segmentation seed."),
+        seed: int = typer.Option(0, min=0, help="LIME sampling and segmentation seed."),
         precision: str = precision_option(),
     ) -> None:
         """Explain one image: per-method maps (.npy), colour overlays (.png) and explanation.json.
@@ -59,7 +59,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         checkpoint: Path = typer.Option(None, help="Use this checkpoint instead of training one on phantoms."),
         epochs: int = typer.Option(4, help="Epochs of the quick phantom training."),
         train_images: int = typer.Option(160, help="Phantoms generated for the quick training."),
-        seed: int = typer.Option(0, help="LIME seed, for both pipelines."),
+        seed: int = typer.Option(0, min=0, help="LIME seed, for both pipelines."),
         keep_checkpoint: Path = typer.Option(None, help="Copy the phantom-trained checkpoint here for reruns."),
         device: str = typer.Option("cpu", help="Where both pipelines run: cpu, or cuda on a GPU machine."),
         images: int = typer.Option(1, min=1, help="Held-out phantoms compared (means reported when several)."),

@@ -21,8 +21,12 @@ def precision_option() -> str:
 
 def require_paths(*paths: Path | None, what: str, folder: bool = False) -> None:
     """Refuse, in one line ("<what> not found: <path>"), a given path that is not a file (with `folder`: that
-    does not exist, file or folder). None means not given: nothing to check."""
+    does not exist, file or folder); a folder given for a file is named as such (with its best.pt when it is a
+    run folder). None means not given: nothing to check."""
     from medxai.errors import UserError
     for path in paths:
+        if path is not None and not folder and path.is_dir():
+            hint = f"; did you mean {path / 'best.pt'}?" if (path / "best.pt").is_file() else ""
+            raise UserError(f"{what} {path} is a folder, not a file{hint}")
         if path is not None and not (path.exists() if folder else path.is_file()):
             raise UserError(f"{what} not found: {path}")

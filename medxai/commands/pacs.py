@@ -62,7 +62,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         out: Path = typer.Option(..., help="Folder for the study's DICOM files."),
         modalities: str = typer.Option("CT,MR,CR", help="Comma-separated, one image each: CT, MR, CR."),
         size: int = typer.Option(128, help="Image rows and columns."),
-        seed: int = typer.Option(0),
+        seed: int = typer.Option(0, min=0),
     ) -> None:
         """Write a synthetic study (phantom images as CT/MR/CR DICOM, no patient data).
 

@@ -50,6 +50,8 @@ def read_image(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> np.n
     """Decode a path or bytes in one of `FORMATS`; a `UserError` says what is wrong with anything else."""
     if isinstance(source, (str, Path)):
         path = Path(source)
+        if path.is_dir():
+            raise UserError(f"image {path} is a folder; give its image files (e.g. {path / '*.dcm'})")
         if not path.is_file():
             raise UserError(f"image not found: {path}")
         data = path.read_bytes()

@@ -51,6 +51,11 @@ def test_not_a_checkpoint_is_a_user_error(tmp_path):
         read_checkpoint_info(tmp_path / "junk.pt")
     with pytest.raises(UserError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "absent.pt")
+    # one line, without torch's advice to load with weights_only=False (which would run code from the file)
+    (tmp_path / "notes.txt").write_text("not a checkpoint\n" * 5)
+    with pytest.raises(UserError) as raised:
+        read_checkpoint_info(tmp_path / "notes.txt")
+    assert "\n" not in str(raised.value) and "weights_only" not in str(raised.value)
 
 
 def test_training_is_deterministic_under_a_seed(phantom_dir, tmp_path):
