@@ -45,6 +45,23 @@ def test_phantoms_train_evaluate_predict_through_the_cli(tmp_path):
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert {"accuracy", "auc", "precision", "recall", "f1"} <= set(metrics)
     assert (tmp_path / "eval" / "roc.png").is_file()
+    # every record of the data it was trained on: the figures include training images, and the user is told
+    assert "include its training images" in result.stderr and "include its training images" in metrics["warning"]
+    validation = (tmp_path / "run" / "validation_ids.txt").read_text().split()
+    result = medxai("evaluate", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data", str(data),
+                    "--out", str(tmp_path / "eval_val"), "--no-explanations",
+                    "--ids", str(tmp_path / "run" / "validation_ids.txt"))
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["images"] == len(validation) < 40
     image = next((data / "images").iterdir())
     result = medxai("predict", "--checkpoint", str(tmp_path / "run" / "best.pt"), str(image))
     assert result.returncode == 0 and json.loads(result.stdout)[0]["prediction"] in ("melanoma", "nevus")
+    # one unreadable file costs the others nothing: their answers are printed, the bad one named, exit 2
+    (tmp_path / "notes.png").write_text("not an image")
+    result = medxai("predict", "--checkpoint", str(tmp_path / "run" / "best.pt"), str(image),
+                    str(tmp_path / "notes.png"))
+    assert_user_error(result, f"1 of 2 images could not be read: {tmp_path / 'notes.png'}: ")
+    answers = json.loads(result.stdout)
+    assert answers[0]["prediction"] in ("melanoma", "nevus") and "error" in answers[1]
+    assert_user_error(medxai("predict", "--checkpoint", str(tmp_path / "run"), str(image)),
+                      "is a folder, not a file; did you mean")

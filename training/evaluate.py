@@ -17,23 +17,35 @@ from medxai.precision import hardware, use_bf16
 from training.trainer import autocast, predict_batches
 
 
-def _records_for_split(spec, split: str | None):
-    if split is None:
-        return spec
-    chosen = [i for i, r in enumerate(spec.records) if r.split == split]
+def _records_for_split(spec, split: str | None, ids_file: str | Path | None = None):
+    """The records of `split` and/or whose ids `ids_file` lists (one a line, e.g. RUN/validation_ids.txt)."""
+    wanted = set(Path(ids_file).read_text().split()) if ids_file else None
+    chosen = [i for i, r in enumerate(spec.records)
+              if (split is None or r.split == split) and (wanted is None or r.image_id in wanted)]
     if not chosen:
-        raise UserError(f"no records with split '{split}' in {spec.name}")
-    return spec.subset(chosen)
+        given = " and ".join(([f"split '{split}'"] if split else []) + ([f"the ids in {ids_file}"] if ids_file else []))
+        raise UserError(f"no records with {given} in {spec.name}")
+    return spec if len(chosen) == len(spec.records) else spec.subset(chosen)
+
+
+TRAINING_DATA_WARNING = ("{data} is the data this checkpoint was trained on, and no --split or --ids was given: "
+                         "the figures include its training images (give --ids RUN/validation_ids.txt)")
 
 
 def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: str | None = None,
-             precision: str = "auto", batch_size: int = 32, explanations: bool = True, max_explained: int = 32) -> dict:
+             precision: str = "auto", batch_size: int = 32, explanations: bool = True, max_explained: int = 32,
+             ids: str | Path | None = None) -> dict:
     """Write OUT/metrics.json (accuracy, auc, precision, recall, f1, per-class AUC, confusion matrix, the
     checkpoint's temperature, expected calibration error and reliability bins), OUT/roc.png and
     OUT/reliability.png; with expert masks or boxes in the data, add `explanations.<method>` localisation and
-    faithfulness scores. Probabilities are the calibrated ones the model serves (logits / its temperature)."""
+    faithfulness scores. Probabilities are the calibrated ones the model serves (logits / its temperature).
+    `split` and `ids` choose records; with neither, on the data the checkpoint was trained on (same
+    fingerprint), `metrics["warning"]` says the figures include training images."""
     model, info = load_checkpoint(checkpoint)
-    spec = _records_for_split(load_dataset(data), split)
+    full = load_dataset(data)
+    spec = _records_for_split(full, split, ids)
+    warning = (TRAINING_DATA_WARNING.format(data=data) if split is None and ids is None and info.data_fingerprint
+               and full.fingerprint() == info.data_fingerprint else None)
     if spec.class_names != info.class_names:
         raise UserError(f"{data} has classes {spec.class_names}, the checkpoint was trained on {info.class_names}")
     dataset = ImageDataset(spec, info.image_size, cache=False)
@@ -51,8 +63,9 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
     plot_reliability(bins, out / "reliability.png", f"{spec.name} T = {info.temperature:.3f}, ECE {ece:.3f}")
     metrics.update({"temperature": info.temperature, "ece": ece, "reliability": bins,
                     "reliability_png": str(out / "reliability.png")})
-    metrics.update({"checkpoint": str(checkpoint), "data": str(data), "split": split, "roc_png": str(out / "roc.png"),
-                    "hardware": hardware(device, precision)})
+    metrics.update({"checkpoint": str(checkpoint), "data": str(data), "split": split,
+                    "ids": str(ids) if ids else None, "images": len(spec.records), "roc_png": str(out / "roc.png"),
+                    "hardware": hardware(device, precision), **({"warning": warning} if warning else {})})
     if explanations and max_explained > 0 and spec.has_localisation():
         from rich.console import Console
         from medxai.explain.evaluation import evaluate_explanations
@@ -66,14 +79,22 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
 
 
 def predict(checkpoint: str | Path, images: list[str | Path], precision: str = "auto") -> list[dict]:
-    """Class probabilities for each image file (any of `medxai.data.decode.FORMATS`)."""
+    """Class probabilities for each image file (any of `medxai.data.decode.FORMATS`), in the given order. An
+    image that cannot be read (`UserError`) gets `{"image", "error"}` instead, so one bad file in a batch does
+    not cost the others their answer."""
     model, info = load_checkpoint(checkpoint)
-    batch = torch.stack([to_model_input(read_image(path), info.image_size) for path in images])
-    with torch.inference_mode(), autocast(torch.device("cpu"), use_bf16(precision, "cpu")):
-        probabilities = model.probabilities(model(batch).float()).numpy()
-    results = []
-    for path, row in zip(images, probabilities):
-        ranked = np.argsort(-row)
-        results.append({"image": str(path), "prediction": info.class_names[int(ranked[0])],
-                        "probabilities": {name: round(float(p), 6) for name, p in zip(info.class_names, row)}})
+    pixels, results = [], []
+    for path in images:
+        try:
+            pixels.append(to_model_input(read_image(path), info.image_size))
+            results.append({"image": str(path)})
+        except UserError as exc:
+            results.append({"image": str(path), "error": str(exc)})
+    if pixels:
+        with torch.inference_mode(), autocast(torch.device("cpu"), use_bf16(precision, "cpu")):
+            probabilities = iter(model.probabilities(model(torch.stack(pixels)).float()).numpy())
+        for result in (result for result in results if "error" not in result):
+            row = next(probabilities)
+            result.update({"prediction": info.class_names[int(np.argmax(row))],
+                           "probabilities": {name: round(float(p), 6) for name, p in zip(info.class_names, row)}})
     return results

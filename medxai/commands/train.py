@@ -36,7 +36,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         exp_every: int = typer.Option(8, help="Compute L_exp every k-th step (8: about 2x a plain step on average)."),
         batch_size: int = typer.Option(32), lr: float = typer.Option(None, help=f"Learning rate ({_recipe_values('lr')})."),
         patience: int = typer.Option(10),
-        seed: int = typer.Option(42), precision: str = precision_option(),
+        seed: int = typer.Option(42, min=0), precision: str = precision_option(),
         channels_last: bool = typer.Option(None, help="Default: on exactly when the precision is bf16."),
         weighted_sampler: bool = typer.Option(False),
         pretrained: str = typer.Option(None, help="ImageNet weights file, or 'imagenet' for torch's hub cache."),
@@ -89,6 +89,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         data: Path = typer.Option(..., help="Data source with the checkpoint's classes."),
         out: Path = typer.Option(..., help="Folder for metrics.json and the ROC and reliability PNGs."),
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
+        ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
         explanations: bool = typer.Option(True, help="Score explanations when the data has masks or boxes."),
         max_explained: int = typer.Option(32, min=0, help="Images whose explanations are scored (0: none)."),
         precision: str = precision_option(),
@@ -100,10 +101,13 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from training.evaluate import evaluate as run_evaluation
         require_paths(checkpoint, what="checkpoint")
         require_paths(data, what="data", folder=True)
+        require_paths(ids, what="ids file")
         metrics = run_evaluation(checkpoint, data, out, split,
                                  explanations=explanations, max_explained=max_explained,
-                                 precision=precision)
-        typer.echo(json.dumps({k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")}
+                                 precision=precision, ids=ids)
+        if "warning" in metrics:
+            typer.echo(f"warning: {metrics['warning']}", err=True)
+        typer.echo(json.dumps({k: metrics[k] for k in ("images", "accuracy", "auc", "precision", "recall", "f1", "ece")}
                               | {"metrics": str(out / "metrics.json")}))
 
     @app.command("predict")
@@ -112,13 +116,19 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint."),
         precision: str = precision_option(),
     ) -> None:
-        """Print class probabilities for each image as JSON.
+        """Print class probabilities for each image as JSON (an unreadable image gets its error instead, and
+        the command then exits 2).
 
         Example: medxai predict --checkpoint runs/demo/best.pt scan1.png scan2.dcm
         """
+        from medxai.errors import UserError
         from training.evaluate import predict as run_prediction
         require_paths(checkpoint, what="checkpoint")
-        typer.echo(json.dumps(run_prediction(checkpoint, images, precision), indent=2))
+        results = run_prediction(checkpoint, images, precision)
+        typer.echo(json.dumps(results, indent=2))
+        failed = [f"{result['image']}: {result['error']}" for result in results if "error" in result]
+        if failed:  # the others' answers are printed above; the exit code still says not all were read
+            raise UserError(f"{len(failed)} of {len(results)} images could not be read: " + "; ".join(failed))
 
     @bench_app.command("train")
     def bench_train(
