@@ -9,7 +9,6 @@ decoded pixels, never by a file name.
 """
 
 import hashlib
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ from skimage.segmentation import find_boundaries
 from medxai.data.dataset import to_model_input
 from medxai.data.decode import MAX_PIXELS, read_image
 from medxai.data.dicom import MONOCHROME, Window, decode_dicom, is_dicom, photometric_interpretation
-from medxai.data.values import DecodeWarning
+from medxai.data.values import collected_warnings
 from medxai.metrics import localisation
 from medxai.metrics.faithfulness import area_under, curves
 
@@ -55,10 +54,8 @@ def case_id(pixels: np.ndarray) -> str:
 def load_picture(data: bytes) -> Picture:
     """Decode bytes in any accepted format exactly as the CLI and the service do (a `UserError` says what is
     wrong with a bad file); warnings a viewer would show (an out-of-standard window) are kept as notes."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DecodeWarning)
+    with collected_warnings() as notes:
         pixels = read_image(data)
-    notes = [str(warning.message) for warning in caught if issubclass(warning.category, DecodeWarning)]
     windows = is_dicom(data) and photometric_interpretation(data) in MONOCHROME
     return Picture(pixels, data, case_id(pixels), windows, notes)
 

@@ -70,6 +70,10 @@ def explain_to_folder(address: str, image: Path, out: Path, methods: list[str], 
                         "predicted": event.model.class_names[event.prediction.predicted],
                         "model": {"name": event.model.name, "version": event.model.version,
                                   "checkpoint_sha256": event.model.checkpoint_sha256}}
+            if event.prediction.input_warnings:
+                summary["input_warnings"] = list(event.prediction.input_warnings)
+            for note in event.prediction.input_warnings:
+                log(f"warning: {note}")
         summary["maps"].append(save_event(event, out) | {"received_after_s": round(elapsed, 3)})
         log(f"{event.map.method:8s} received after {elapsed:6.2f} s")
     (out / "response.json").write_text(json.dumps(summary, indent=2))

@@ -212,8 +212,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     def _predict(self, request, call: Call, target: int | None = None):
         """Decode, check the model, predict: (pixels, version, model message, prediction message)."""
         with call.stage("decode"):
-            pixels, raw = validation.decode_image(request.image, self.engine.info.image_size,
-                                                  self.config.max_pixels)
+            pixels, raw, notes = validation.decode_image(request.image, self.engine.info.image_size,
+                                                         self.config.max_pixels)
         call.record["input_sha256"] = hashlib.sha256(raw).hexdigest()
         version, model = self._model(request)
         call.record["model"] = {"name": model.name, "version": version, "checkpoint_sha256": model.checkpoint_sha256}
@@ -222,6 +222,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
             probabilities = self.engine.predict(pixels[None], version)[0]
         prediction = encoding.prediction_message(probabilities, self.engine.info.class_names,
                                                  int(probabilities.argmax()) if target is None else target)
+        prediction.input_warnings.extend(notes)  # to the client only: like errors, they may quote the file
         call.record["prediction"] = {"probabilities": {p.name: round(p.probability, 6)
                                                        for p in prediction.probabilities},
                                      "predicted": prediction.predicted, "target": prediction.target}

@@ -13,6 +13,7 @@ from explain_service import chunked_ig
 from explain_service.protos import explain_pb2 as pb
 from medxai.data.dataset import to_model_input
 from medxai.data.decode import FORMAT_LIST, array_to_pixels, image_format, read_image
+from medxai.data.values import collected_warnings
 from medxai.errors import UserError
 from medxai.explain import cam
 from medxai.explain.fusion import DEFAULT_RULE, RULE_WEIGHTS, RULES, WEIGHTS, rule_passes
@@ -82,8 +83,9 @@ def max_pixels(memory_budget_mb: int, max_concurrent: int) -> int:
     return memory_budget_mb * 2**20 // (max_concurrent * DECODE_BYTES_PER_PIXEL)
 
 
-def decode_image(image: pb.Image, image_size: int, max_pixels: int) -> tuple[torch.Tensor, bytes]:
-    """The model input [3,S,S] and the bytes the audit trail hashes (file bytes, or the raw array's bytes).
+def decode_image(image: pb.Image, image_size: int, max_pixels: int) -> tuple[torch.Tensor, bytes, list[str]]:
+    """The model input [3,S,S], the bytes the audit trail hashes (file bytes, or the raw array's bytes) and the
+    decoder's warnings about the input (`medxai.data.values.collected_warnings`).
 
     Any failure to decode or reshape is the input's fault and becomes a `UserError`: hostile bytes reach
     decoders (Pillow, pydicom, NumPy) in ways their own error handling does not all foresee."""
@@ -91,10 +93,13 @@ def decode_image(image: pb.Image, image_size: int, max_pixels: int) -> tuple[tor
     if source is None:
         raise UserError(f"the request has no image: set image.encoded ({FORMAT_LIST} bytes) or image.array")
     try:
-        if source == "encoded":
-            _check_format(image.encoded)
-            return to_model_input(read_image(image.encoded, max_pixels=max_pixels), image_size), image.encoded
-        return to_model_input(_raw_array(image.array, max_pixels), image_size), image.array.data
+        with collected_warnings() as notes:
+            if source == "encoded":
+                _check_format(image.encoded)
+                pixels, raw = read_image(image.encoded, max_pixels=max_pixels), image.encoded
+            else:
+                pixels, raw = _raw_array(image.array, max_pixels), image.array.data
+            return to_model_input(pixels, image_size), raw, notes
     except UserError:
         raise
     except Exception as exc:

@@ -43,14 +43,16 @@ class ClassProbability(_message.Message):
     def __init__(self, name: _Optional[str] = ..., probability: _Optional[float] = ...) -> None: ...
 
 class Prediction(_message.Message):
-    __slots__ = ("probabilities", "predicted", "target")
+    __slots__ = ("probabilities", "predicted", "target", "input_warnings")
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     PREDICTED_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
+    INPUT_WARNINGS_FIELD_NUMBER: _ClassVar[int]
     probabilities: _containers.RepeatedCompositeFieldContainer[ClassProbability]
     predicted: int
     target: int
-    def __init__(self, probabilities: _Optional[_Iterable[_Union[ClassProbability, _Mapping]]] = ..., predicted: _Optional[int] = ..., target: _Optional[int] = ...) -> None: ...
+    input_warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, probabilities: _Optional[_Iterable[_Union[ClassProbability, _Mapping]]] = ..., predicted: _Optional[int] = ..., target: _Optional[int] = ..., input_warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("name", "version", "checkpoint_sha256", "class_names", "image_size")

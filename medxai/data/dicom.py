@@ -9,7 +9,6 @@ never returned, logged or stored.
 """
 
 import io
-import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -17,7 +16,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
-from medxai.data.values import DecodeWarning, check_finite, stretch
+from medxai.data.values import check_finite, stretch, warn
 from medxai.errors import UserError
 
 DICOM_MAGIC_OFFSET = 128
@@ -101,8 +100,8 @@ def voi(values: np.ndarray, dataset: Dataset, window: Window | None = None) -> n
         if not (np.isfinite([low, high]).all() and high != low and np.isfinite(shown).all()):
             raise ValueError(f"its output range [{low}, {high}] is empty or not finite")
     except (ValueError, NotImplementedError, AttributeError, TypeError, IndexError, KeyError) as exc:
-        warnings.warn(f"the DICOM file's VOI LUT or window is outside the standard ({exc}); using the image's "
-                      f"own value range instead, as viewers do", DecodeWarning, stacklevel=2)
+        warn(f"the DICOM file's VOI LUT or window is outside the standard ({exc}); using the image's own value "
+             f"range instead, as viewers do")
         return stretch(values)
     return np.clip((np.asarray(shown, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
 

@@ -28,6 +28,15 @@ def test_predict_gives_each_case_the_probabilities_of_its_twin(stub, shared_case
             assert probabilities[name][label] == pytest.approx(value, abs=max(tolerance, 1e-5)), (name, label)
 
 
+def test_the_decoders_warning_reaches_the_client_with_the_answer(stub, shared_cases):
+    """The out-of-standard window: the CLI's one warning line is the response's input warning (and only its)."""
+    response = stub.Predict(pb.PredictRequest(image=encoded(shared_cases, "window_width_below_one.dcm")), timeout=60)
+    [note] = response.prediction.input_warnings
+    assert "Window Width must be greater than or equal to 1" in note and "own value range" in note
+    assert not stub.Predict(pb.PredictRequest(image=encoded(shared_cases, "colour.png")),
+                            timeout=60).prediction.input_warnings
+
+
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_refusals_are_invalid_argument_with_the_cli_sentence(stub, shared_cases, name):
     with pytest.raises(grpc.RpcError) as refused:
@@ -51,13 +60,16 @@ def test_request_command_on_the_cases(service, shared_cases, tmp_path):
     their reasons, and the NaN TIFF refused in one line."""
     address = f"127.0.0.1:{service.port}"
     maps = {}
-    for name in ("upright.jpg", "exif_orientation_6.jpg", "black.png"):
+    for name in ("upright.jpg", "exif_orientation_6.jpg", "black.png", "window_width_below_one.dcm"):
         result = medxai("request", "--image", str(shared_cases / name), "--out", str(tmp_path / name),
                         "--methods", "ig", "--address", address)
         assert result.returncode == 0, result.stderr
         maps[name] = np.load(tmp_path / name / "ig.npy")
     upright, rotated = maps["upright.jpg"].ravel(), maps["exif_orientation_6.jpg"].ravel()
     assert np.corrcoef(upright, rotated)[0, 1] > 0.8
+    warned = json.loads((tmp_path / "window_width_below_one.dcm" / "response.json").read_text())
+    assert "own value range" in warned["input_warnings"][0]
+    assert "input_warnings" not in json.loads((tmp_path / "upright.jpg" / "response.json").read_text())
     summary = json.loads((tmp_path / "black.png" / "response.json").read_text())
     assert "completeness_gap" in summary["maps"][0]["undefined"]
     assert "completeness_gap" not in summary["maps"][0]["diagnostics"]
