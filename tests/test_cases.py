@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.cli import assert_user_error, medxai
 
@@ -83,6 +84,10 @@ def test_explain_draws_the_map_on_the_upright_image(trained_checkpoint, shared_c
         maps[name] = np.load(tmp_path / name / "ig.npy")
     upright, rotated = maps["upright.jpg"], maps["exif_orientation_6.jpg"]
     assert correlation(upright, rotated) > 0.8 and correlation(upright, rotated) > correlation(upright, rotated.T)
+    # the overlay is drawn on the image as decoded (upright, at its own size and aspect), not on the model's square
+    for name in ("upright.jpg", "exif_orientation_6.jpg"):
+        with Image.open(tmp_path / name / "ig.png") as drawn, Image.open(shared_cases / "upright.jpg") as upright_file:
+            assert drawn.size == upright_file.size != (64, 64)
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:

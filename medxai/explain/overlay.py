@@ -16,5 +16,11 @@ def overlay(pixels: np.ndarray, saliency: np.ndarray, opacity: float = 0.5) -> n
 
 
 def save_overlay(path: str | Path, pixels: np.ndarray, saliency: np.ndarray) -> Path:
-    Image.fromarray(overlay(pixels, saliency)).save(path)
+    """The overlay as PNG, on `pixels` (HxWx3 in [0, 1]) at their own size: a map of another size (the model's
+    SxS input, which the image was resized to without keeping its aspect) is resized to HxW bilinearly, so a
+    clinician sees the image as decoded, not squashed to a square."""
+    height, width = pixels.shape[:2]
+    if saliency.shape != (height, width):
+        saliency = Image.fromarray(np.asarray(saliency, dtype=np.float32)).resize((width, height), Image.BILINEAR)
+    Image.fromarray(overlay(pixels, np.asarray(saliency))).save(path)
     return Path(path)

@@ -26,12 +26,14 @@ NORMALISATION = "positive part; its 99th percentile at 0.9, its maximum at 1, li
 
 def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, methods: list[str],
                  target: str | None = None, seed: int = 0, precision: str = "auto", rule: str = DEFAULT_RULE) -> dict:
-    """Write the maps, overlays and explanation.json for `image` into `out`; returns the JSON content.
+    """Write the maps (.npy, the model's SxS input), overlays (.png, on the image at its own size) and
+    explanation.json for `image` into `out`; returns the JSON content.
     `target` is a class name; by default the top prediction is explained; `rule` is the fusion rule. Each
     method's diagnostics say whether its map is dead (nothing positive to show) and, for the fused map, the
     weight each component got."""
     model, info = load_checkpoint(checkpoint)
-    pixels = to_model_input(read_image(image), info.image_size)
+    decoded = read_image(image)
+    pixels = to_model_input(decoded, info.image_size)
     probabilities = model_predictor(model, precision)(pixels[None])[0]
     predicted = int(probabilities.argmax())
     if target is not None and target not in info.class_names:
@@ -41,7 +43,6 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
                                options={"lime": {"seed": seed}}, precision=precision, rule=rule)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    image_hwc = pixels.permute(1, 2, 0).numpy()
     report = {
         "image": str(image), "checkpoint": str(checkpoint),
         "prediction": {"class": info.class_names[predicted],
@@ -53,7 +54,7 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
     for name, explanation in explanations.items():
         saliency = explanation.maps[0].numpy()
         np.save(out / f"{name}.npy", saliency)
-        save_overlay(out / f"{name}.png", image_hwc, saliency)
+        save_overlay(out / f"{name}.png", decoded, saliency)  # at the image's own size; the .npy at the model's
         report["methods"][name] = {"seconds": round(explanation.seconds, 3), "npy": f"{name}.npy",
                                    "png": f"{name}.png", "diagnostics": explanation.diagnostics[0]}
     for method, name, key in (("ig", "completeness_gap", "ig_completeness_gap"), ("lime", "r2", "lime_r2")):
