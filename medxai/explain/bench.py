@@ -9,7 +9,8 @@ one (IG before our smoothing, which is a choice of display measured by `medxai b
 LIME on the same superpixels: both segment with lime's quickshift parameters and the same seed) and IG's
 completeness gap.
 `lime_ceiling` also reruns the naive LIME with another sampling seed on the same superpixels: how well LIME agrees
-with itself bounds how well any faster LIME can agree with it.
+with itself bounds how well any faster LIME can agree with it. `pass_rate` says how far our inference passes (LIME's
+and the fusion rule's) are from the device's own dense rate: how much faster they could get without fewer passes.
 """
 
 import tempfile
@@ -21,6 +22,7 @@ import torch
 from captum.attr import IntegratedGradients
 from lime.lime_image import LimeImageExplainer
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch.utils.flop_counter import FlopCounterMode
 from rich.console import Console
 from torch import nn
 
@@ -33,7 +35,7 @@ from medxai.explain.evaluation import model_predictor
 from medxai.explain.fusion import DEFAULT_RULE as FUSION_RULE
 from medxai.explain.pipeline import DEFAULT_METHODS, fused_components, run_methods
 from medxai.explain.sanity import rank_correlation
-from medxai.precision import hardware
+from medxai.precision import hardware, use_bf16
 
 console = Console(stderr=True)
 
@@ -148,6 +150,46 @@ def compare(model: nn.Module, image: torch.Tensor, target: int, seed: int, lime_
     return row
 
 
+def pass_rate(model: nn.Module, image_size: int, precision: str = "auto", batch: int = 16, repeats: int = 3
+              ) -> dict:
+    """How fast LIME's inference passes run against the device's own dense rate: GFLOP per image at `image_size`
+    px (torch's `FlopCounterMode`, a multiply-add counted as 2), ms per image in batches of `batch` through
+    LIME's predictor (`lime.default_predictor` at `precision`), those GFLOP/s, and a 2048x2048 matmul's GFLOP/s in
+    the passes' dtype (bf16 where `precision` resolves to it). `share` = pass rate / matmul rate: in bf16, where
+    torch's matmul and convolutions are both oneDNN's, a convolution network rarely beats the large matmul, so
+    about 1 / share is what faster kernels (a compiler, another runtime) could gain without making fewer passes.
+    In fp32 the share can pass 1: LIME's predictor is then ONNX Runtime, and torch's fp32 matmul (MKL) is slow
+    on AMD CPUs. The fastest of `repeats` timings counts (the least disturbed)."""
+    device = model_device(model)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 3, image_size, image_size, device=device))
+    predict = lime.default_predictor(model, precision)
+    images = np.random.default_rng(0).random((batch, image_size, image_size, 3), dtype=np.float32)
+    dtype = torch.bfloat16 if use_bf16(precision, device) else torch.float32
+    left, right = (torch.rand(2048, 2048, device=device, dtype=dtype) for _ in range(2))
+    seconds = {"pass": _best_seconds(lambda: predict(images), repeats) / batch,
+               "matmul": _best_seconds(lambda: left @ right, repeats)}
+    gflop, matmul_rate = counter.get_total_flops() / 1e9, 2 * 2048 ** 3 / seconds["matmul"] / 1e9
+    return {"gflop_per_image": round(gflop, 3), "ms_per_image": round(1000 * seconds["pass"], 2), "batch": batch,
+            "gflop_per_s": round(gflop / seconds["pass"], 1), "matmul_dtype": str(dtype).removeprefix("torch."),
+            "matmul_gflop_per_s": round(matmul_rate, 1), "share": round(gflop / seconds["pass"] / matmul_rate, 3)}
+
+
+def _best_seconds(call, repeats: int) -> float:
+    """The fastest of `repeats` timed calls after one untimed (the least disturbed by other work on the host)."""
+    call()
+    timings = []
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        call()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        timings.append(time.perf_counter() - start)
+    return min(timings)
+
+
 def bench_explain(checkpoint: str | Path, seed: int = 0, device: str = "cpu", images: int = 1,
                   lime_ceiling: bool = False, precision: str = "auto") -> dict:
     """Both pipelines on `images` held-out dermoscopy phantoms (those the model, trained on such phantoms by
@@ -163,7 +205,12 @@ def bench_explain(checkpoint: str | Path, seed: int = 0, device: str = "cpu", im
     rows = [compare(model, image, target, seed, lime_ceiling, precision) for image, target in chosen]
     summary = {"model": info.architecture, "image_size": info.image_size,
                "threads": torch.get_num_threads(), **hardware(model_device(model), precision),
-               "model_validation_accuracy": info.metrics.get("validation", {}).get("accuracy"), "images": len(rows)}
+               "model_validation_accuracy": info.metrics.get("validation", {}).get("accuracy"), "images": len(rows),
+               "model_pass": pass_rate(model, info.image_size, precision)}
+    rate = summary["model_pass"]
+    console.print(f"model pass: {rate['gflop_per_image']:.2f} GFLOP, {rate['ms_per_image']:.1f} ms an image in "
+                  f"batches of {rate['batch']}, {rate['gflop_per_s']:.0f} GFLOP/s = {rate['share']:.2f} of a "
+                  f"{rate['matmul_dtype']} matmul's {rate['matmul_gflop_per_s']:.0f}", highlight=False)
     speedups = {"speedup": _speedup(rows, "ours_total_s"), "fused_map_speedup": _speedup(rows, "ours_fused_map_s")}
     if len(rows) == 1:
         return summary | rows[0] | speedups

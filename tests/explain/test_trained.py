@@ -91,11 +91,21 @@ def test_explain_command_writes_maps_overlays_and_json(trained_checkpoint, phant
 @pytest.mark.parametrize("args, message", [
     (["--methods", "gradcam,occlusion"], "unknown methods ['occlusion']"),
     (["--target", "fracture"], "unknown target class 'fracture'"),
+    (["--seed", "-1"], "Invalid value for '--seed'"),
 ])
 def test_explain_command_user_errors(trained_checkpoint, phantom_dir, tmp_path, args, message):
     image = sorted((phantom_dir / "images").glob("*.png"))[0]
     assert_user_error(medxai("explain", "--checkpoint", str(trained_checkpoint), "--image", str(image), "--out",
                              str(tmp_path), *args), message)
+
+
+def test_an_output_path_that_cannot_be_a_folder_is_one_line(trained_checkpoint, phantom_dir, tmp_path):
+    image = sorted((phantom_dir / "images").glob("*.png"))[0]
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    for out, message in ((tmp_path / "notes.txt", "File exists"), (tmp_path / "notes.txt" / "x", "Not a directory")):
+        result = medxai("explain", "--checkpoint", str(trained_checkpoint), "--image", str(image), "--out", str(out))
+        assert_user_error(result, f"{message}: {out}")
+        assert len(result.stderr.strip().splitlines()) <= 3  # the decode/precision lines, then the error
 
 
 @pytest.mark.slow
@@ -113,8 +123,22 @@ def test_bench_explain_compares_both_pipelines_on_the_same_superpixels(trained_c
     assert result["fused_map_speedup"] > result["speedup"]
     assert result["ig_completeness_gap"] == max(r["ig_completeness_gap"] for r in rows)
     assert all(-1 <= r["lime_self_agreement"] <= 1 for r in rows)
+    assert result["model_pass"]["gflop_per_image"] > 0 and result["model_pass"]["share"] > 0
 
 
 @pytest.mark.parametrize("command", [["explain"], ["bench", "explain"]])
 def test_explain_commands_have_help_with_an_example(command):
     assert_help_with_example(*command)
+
+
+def test_pass_rate_counts_the_model_and_times_its_passes_against_a_matmul():
+    from medxai.explain.bench import pass_rate
+    from medxai.models import build_model
+    model = build_model("resnet18_attention", 2).eval()
+    small, large = pass_rate(model, 64, "fp32", batch=4, repeats=1), pass_rate(model, 128, "fp32", batch=4, repeats=1)
+    # a convolution network's work grows with the pixels: 4x the pixels, about 4x the GFLOP
+    assert large["gflop_per_image"] == pytest.approx(4 * small["gflop_per_image"], rel=0.05)
+    # ResNet-18 is 1.8 G multiply-adds at 224 px (torchvision's table): 3.6 GFLOP x (64 / 224)^2 = 0.30 GFLOP here
+    assert small["gflop_per_image"] == pytest.approx(0.30, rel=0.1)
+    assert large["ms_per_image"] > 0 and large["matmul_dtype"] == "float32" and large["share"] > 0
+    assert large["gflop_per_s"] == pytest.approx(large["gflop_per_image"] / large["ms_per_image"] * 1000, rel=0.01)
