@@ -19,9 +19,7 @@ from training.trainer import autocast, predict_batches
 
 def _records_for_split(spec, split: str | None, ids_file: str | Path | None = None):
     """The records of `split` and/or whose ids `ids_file` lists (one a line, e.g. RUN/validation_ids.txt)."""
-    wanted = set(Path(ids_file).read_text().split()) if ids_file else None
-    chosen = [i for i, r in enumerate(spec.records)
-              if (split is None or r.split == split) and (wanted is None or r.image_id in wanted)]
+    chosen = spec.chosen(split, ids_file)
     if not chosen:
         given = " and ".join(([f"split '{split}'"] if split else []) + ([f"the ids in {ids_file}"] if ids_file else []))
         raise UserError(f"no records with {given} in {spec.name}")

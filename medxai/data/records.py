@@ -51,6 +51,13 @@ class DatasetSpec:
         return DatasetSpec(self.name, [self.records[i] for i in indices], self.class_names, self.multi_label,
                            self.extra)
 
+    def chosen(self, split: str | None = None, ids_file: str | Path | None = None) -> list[int]:
+        """Indices of the records of `split` (all when None) whose ids `ids_file` lists (one a line, e.g. a run's
+        validation_ids.txt; all when None), in the data's order."""
+        wanted = set(Path(ids_file).read_text().split()) if ids_file else None
+        return [i for i, r in enumerate(self.records)
+                if (split is None or r.split == split) and (wanted is None or r.image_id in wanted)]
+
     def has_localisation(self) -> bool:
         return any(r.mask is not None or r.box is not None for r in self.records)
 

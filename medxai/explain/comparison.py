@@ -254,9 +254,7 @@ def held_out_images(checkpoint: str, data: str, split: str | None, ids_file: str
     from medxai.explain.evaluation import explained_classes, localised_items
     model, info = load_checkpoint(checkpoint)
     spec = load_dataset(data)
-    wanted = set(open(ids_file).read().split()) if ids_file else None
-    chosen = [i for i, record in enumerate(spec.records)
-              if (wanted is None or record.image_id in wanted) and (split is None or record.split == split)]
+    chosen = spec.chosen(split, ids_file)
     if not chosen:
         raise UserError(f"no records of {data} match the split or ids given")
     items = localised_items(ImageDataset(spec.subset(chosen), info.image_size, cache=False), count)

@@ -145,7 +145,7 @@ def fuse_explanations(parts: list[Explanation], rule: str = DEFAULT_RULE, weight
     image: the rule, `weight_<method>` for each component, and the fused map's own liveness; raw output: the
     parts."""
     start = time.perf_counter()
-    if gaps is None and rule in RULES:
+    if gaps is None:  # computed here too, to report them per image
         gaps = rule_gaps(parts, rule, weights, images, targets, predict, steps)
     table = image_weights(parts, rule, weights, images, targets, predict, steps, power, gaps)
     fused = torch.stack([sum(row[part.method] * part.maps[index] for part in parts) * torch.ones_like(parts[0].maps[0])
