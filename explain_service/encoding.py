@@ -12,7 +12,7 @@ from medxai.explain import Explanation, undefined
 from medxai.explain.overlay import overlay
 
 DIAGNOSTICS = ("completeness_gap", "steps", "r2", "samples", "segments", "dead", "relu_removed",
-               "faithfulness_undecided")
+               "faithfulness_undecided", "converged")
 """Numeric diagnostics sent with a map (booleans as 1 or 0); the fused map's `weight_<method>` (per-image fusion
 weights) and `gap_<method>` (the faithfulness rule's insertion - deletion AUC of each part) too."""
 

@@ -78,8 +78,10 @@ def explain(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, steps
         if all(reason or gap <= tolerance for gap, reason in zip(gaps.tolist(), reasons)) or steps * 2 > max_steps:
             break
         steps *= 2
-    diagnostics = [undefined.mark({"steps": steps, "method": method, "baseline": baseline}, "completeness_gap",
-                                  gap, reason) for gap, reason in zip(gaps.tolist(), reasons)]
+    # converged: the gap met `tolerance` (False: it still did not at `max_steps`; None: the gap is undefined)
+    diagnostics = [undefined.mark({"steps": steps, "method": method, "baseline": baseline,
+                                   "converged": None if reason else gap <= tolerance}, "completeness_gap", gap, reason)
+                   for gap, reason in zip(gaps.tolist(), reasons)]
     return ig_explanation(attributions, diagnostics, smoothing, start)
 
 

@@ -158,6 +158,11 @@ def test_ig_completeness_gap_is_undefined_for_an_image_equal_to_its_baseline_or_
     assert black["undefined"] == {"completeness_gap": "the image equals IG's baseline, so there is nothing to "
                                                       "attribute"}
     assert textured["completeness_gap"] < 1e-3 and "undefined" not in textured
+    assert textured["converged"] is True and black["converged"] is None
+    # a gap that still misses the tolerance at max_steps is flagged, not passed off as converged
+    unmet = integrated_gradients.explain(model, textured_images(1), torch.tensor([0]), steps=2, max_steps=4,
+                                         tolerance=-1.0, precision="fp32").diagnostics[0]
+    assert unmet["steps"] == 4 and unmet["converged"] is False
     with torch.no_grad():
         model.fc.weight.zero_()  # the output no longer depends on the image
     flat = integrated_gradients.explain(model, textured_images(1), torch.tensor([0]), steps=4, precision="fp32")
