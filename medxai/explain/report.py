@@ -31,6 +31,8 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
     `target` is a class name; by default the top prediction is explained; `rule` is the fusion rule. Each
     method's diagnostics say whether its map is dead (nothing positive to show) and, for the fused map, the
     weight each component got."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)  # before the maps: a bad --out fails at once, not after the work
     model, info = load_checkpoint(checkpoint)
     decoded = read_image(image)
     pixels = to_model_input(decoded, info.image_size)
@@ -41,8 +43,6 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
     explained = info.class_names.index(target) if target is not None else predicted
     explanations = run_methods(model, pixels[None], torch.tensor([explained]), methods,
                                options={"lime": {"seed": seed}}, precision=precision, rule=rule)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     report = {
         "image": str(image), "checkpoint": str(checkpoint),
         "prediction": {"class": info.class_names[predicted],
