@@ -108,9 +108,9 @@ def separable(logits: np.ndarray, targets: np.ndarray, multi_label: bool = False
         targets = np.asarray(targets, dtype=np.float64)
         known = targets >= 0
         return bool(np.all(np.where(targets[known] == 1, logits[known], -logits[known]) > 0))
-    rows = np.arange(len(logits))
-    margins = logits[rows, np.asarray(targets, dtype=np.int64)][:, None] - logits
-    margins[rows, np.asarray(targets, dtype=np.int64)] = np.inf
+    rows, targets = np.arange(len(logits)), np.asarray(targets, dtype=np.int64)
+    margins = logits[rows, targets][:, None] - logits  # the true class's logit over each other's
+    margins[rows, targets] = np.inf
     return bool(np.all(margins > 0))
 
 
