@@ -9,8 +9,8 @@ one (IG before our smoothing, which is a choice of display measured by `medxai b
 LIME on the same superpixels: both segment with lime's quickshift parameters and the same seed) and IG's
 completeness gap.
 `lime_ceiling` also reruns the naive LIME with another sampling seed on the same superpixels: how well LIME agrees
-with itself bounds how well any faster LIME can agree with it. `pass_rate` says how far our inference passes (LIME's
-and the fusion rule's) are from the device's own dense rate: how much faster they could get without fewer passes.
+with itself bounds how well any faster LIME can agree with it. `pass_rate` says how far LIME's inference passes are
+from the device's own dense rate: how much faster they could get without fewer passes.
 """
 
 import tempfile
@@ -167,25 +167,26 @@ def pass_rate(model: nn.Module, image_size: int, precision: str = "auto", batch:
     images = np.random.default_rng(0).random((batch, image_size, image_size, 3), dtype=np.float32)
     dtype = torch.bfloat16 if use_bf16(precision, device) else torch.float32
     left, right = (torch.rand(2048, 2048, device=device, dtype=dtype) for _ in range(2))
-    seconds = {"pass": _best_seconds(lambda: predict(images), repeats) / batch,
-               "matmul": _best_seconds(lambda: left @ right, repeats)}
+    seconds = {"pass": _best_seconds(lambda: predict(images), repeats, device) / batch,
+               "matmul": _best_seconds(lambda: left @ right, repeats, device)}
     gflop, matmul_rate = counter.get_total_flops() / 1e9, 2 * 2048 ** 3 / seconds["matmul"] / 1e9
     return {"gflop_per_image": round(gflop, 3), "ms_per_image": round(1000 * seconds["pass"], 2), "batch": batch,
             "gflop_per_s": round(gflop / seconds["pass"], 1), "matmul_dtype": str(dtype).removeprefix("torch."),
             "matmul_gflop_per_s": round(matmul_rate, 1), "share": round(gflop / seconds["pass"] / matmul_rate, 3)}
 
 
-def _best_seconds(call, repeats: int) -> float:
-    """The fastest of `repeats` timed calls after one untimed (the least disturbed by other work on the host)."""
+def _best_seconds(call, repeats: int, device: torch.device) -> float:
+    """The fastest of `repeats` timed calls after one untimed (the least disturbed by other work on the host);
+    on a GPU the device's queue is drained on both sides of each call."""
     call()
     timings = []
     for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         start = time.perf_counter()
         call()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         timings.append(time.perf_counter() - start)
     return min(timings)
 
