@@ -15,6 +15,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
+from pydicom.uid import JPEGBaseline8Bit
 
 from medxai.data.values import check_finite, stretch, warn
 from medxai.errors import UserError
@@ -44,12 +45,23 @@ def photometric_interpretation(data: bytes) -> str:
 
 
 def decode_dicom(data: bytes, max_pixels: int, window: Window | None = None) -> np.ndarray:
-    """Pixels as float32 HxWx3 in [0, 1]. `window` replaces the file's own VOI (monochrome images only).
+    """Pixels of a DICOM file's bytes as float32 HxWx3 in [0, 1] (see `displayed`); any transfer syntax pydicom
+    has a decoder for (the pylibjpeg, pyjpegls and Pillow plugins: JPEG baseline, extended and lossless, JPEG-LS,
+    JPEG 2000, RLE, deflate). Raises `UserError` of one sentence for a file that cannot be read."""
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data), force=True)
+    except Exception as exc:  # pydicom raises many types for damaged files
+        raise UserError(f"cannot decode DICOM image: {type(exc).__name__}: {exc}") from None
+    return displayed(dataset, max_pixels, window)
+
+
+def displayed(dataset: Dataset, max_pixels: int, window: Window | None = None) -> np.ndarray:
+    """A single-frame DICOM image as a viewer shows it: float32 HxWx3 in [0, 1]. `window` replaces the file's own
+    VOI (monochrome images only). `max_pixels` bounds rows x columns x samples before anything is decoded.
 
     Every step runs inside the one place that turns what pydicom raises about a damaged or out-of-standard
     file into a `UserError` of one sentence: no traceback reaches a user."""
     try:
-        dataset = pydicom.dcmread(io.BytesIO(data), force=True)
         frames = int(dataset.get("NumberOfFrames", 1) or 1)
         if frames > 1:
             raise UserError(f"multi-frame DICOM ({frames} frames) is not supported: send one frame per image")
@@ -59,7 +71,7 @@ def decode_dicom(data: bytes, max_pixels: int, window: Window | None = None) -> 
             raise UserError(f"DICOM image of {rows}x{cols} pixels ({samples} samples each, each counted) exceeds "
                             f"the limit of {max_pixels} pixels")
         photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-        pixels = dataset.pixel_array  # YBR_* arrive as RGB (pydicom's as_rgb default): never convert again
+        pixels = _decoded(dataset)  # YBR_* arrive as RGB (pydicom's as_rgb default): never convert again
         if photometric in MONOCHROME:
             values = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float64)
             check_finite(values, "DICOM pixel data")
@@ -74,6 +86,20 @@ def decode_dicom(data: bytes, max_pixels: int, window: Window | None = None) -> 
         raise
     except Exception as exc:  # pydicom raises many types for damaged files
         raise UserError(f"cannot decode DICOM image: {type(exc).__name__}: {exc}") from None
+
+
+def _decoded(dataset: Dataset) -> np.ndarray:
+    """pydicom's pixel array. JPEG baseline goes through Pillow's decoder where it can, as a plain JPEG file does:
+    libjpeg (pylibjpeg) upsamples 4:2:2 chroma differently (up to 11/255 apart), and the same stream should give
+    the model the same input whether it came as a .jpg upload or inside a DICOM file."""
+    meta = getattr(dataset, "file_meta", None)
+    if meta is not None and meta.get("TransferSyntaxUID") == JPEGBaseline8Bit:
+        try:
+            dataset.pixel_array_options(decoding_plugin="pillow")
+            return dataset.pixel_array
+        except Exception:  # Pillow cannot decode this stream: the other plugins may
+            dataset.pixel_array_options(decoding_plugin="")
+    return dataset.pixel_array
 
 
 def voi(values: np.ndarray, dataset: Dataset, window: Window | None = None) -> np.ndarray:

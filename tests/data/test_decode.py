@@ -313,3 +313,33 @@ def test_a_voi_lut_is_applied_and_scaled_from_its_output_range():
     item.add_new("LUTData", "US", [min(2 * value, 4095) for value in range(2048)])
     pixels = read_image(dicom_bytes(CT, VOILUTSequence=[item], WindowCenter=40, WindowWidth=80))  # the LUT wins
     assert pixels[0, :, 0] == pytest.approx(np.minimum(2 * CT[0], 4094) / 4094, abs=1e-6)
+
+
+@pytest.mark.parametrize("compressed, reference", [
+    ("MR_small_RLE.dcm", "MR_small.dcm"),                 # RLE Lossless
+    ("MR_small_jpeg_ls_lossless.dcm", "MR_small.dcm"),    # JPEG-LS Lossless
+    ("MR2_J2KR.dcm", "MR2_UNCR.dcm"),                     # JPEG 2000 Lossless, an oblique MR
+    ("US1_J2KR.dcm", "US1_UNCR.dcm"),                     # JPEG 2000 Lossless, YBR_RCT colour
+    ("SC_rgb_rle.dcm", "SC_rgb.dcm"),                     # RLE Lossless, RGB
+])
+def test_compressed_dicom_decodes_as_its_uncompressed_original(compressed, reference):
+    """What PACS archives send (pydicom's test files, compressed losslessly) reads exactly as the same image
+    uncompressed: the decoder plugins are core dependencies, in every front end."""
+    from tests.pacs.corpus import named
+    assert np.array_equal(read_image(named(compressed).read_bytes()), read_image(named(reference).read_bytes()))
+
+
+@pytest.mark.parametrize("name", ["JPGLosslessP14SV1_1s_1f_8b.dcm", "JPEG-LL.dcm", "SC_rgb_jpeg_dcmtk.dcm",
+                                  "JPEGLSNearLossless_08.dcm", "MR2_J2KI.dcm"])
+def test_lossless_lossy_and_near_lossless_jpeg_decode_as_pydicom_does(name):
+    """JPEG Lossless SV1, JPEG baseline and JPEG-LS near-lossless: the pixels pydicom decodes, through the
+    same grayscale or colour pipeline (not only 'no error')."""
+    import pydicom
+
+    from medxai.data.dicom import displayed
+    from tests.pacs.corpus import named
+    pixels = read_image(named(name).read_bytes())
+    dataset = pydicom.dcmread(named(name))
+    assert pixels.shape[:2] == (dataset.Rows, dataset.Columns)
+    assert np.array_equal(pixels, displayed(dataset, 10**8))
+    assert float(pixels.max()) > float(pixels.min())  # an image, not a blank
