@@ -7,11 +7,12 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
+from medxai.data.decode import MAX_PIXELS
+from medxai.data.dicom import displayed
 from pacs import provenance
 from pacs.explanation import Explanation
-from pacs.geometry import at_source_grid, patient_orientation
+from pacs.geometry import at_source_grid, patient_orientation, single_letter
 from pacs.references import reference_source
 
 SERIES_NUMBER = 9102
@@ -19,16 +20,10 @@ OPACITY = 0.4
 
 
 def display_pixels(source: Dataset) -> np.ndarray:
-    """The source as a viewer shows it (modality LUT, VOI, MONOCHROME1 inverted): float HxWx3 in [0, 1]."""
-    pixels = source.pixel_array
-    if str(source.PhotometricInterpretation).startswith("MONOCHROME"):
-        values = np.asarray(apply_voi_lut(apply_modality_lut(pixels, source).astype(np.float64), source), float)
-        low, high = float(values.min()), float(values.max())
-        values = (values - low) / (high - low) if high > low else np.zeros_like(values)
-        if source.PhotometricInterpretation == "MONOCHROME1":
-            values = 1.0 - values
-        return np.repeat(values[:, :, None], 3, axis=2)
-    return pixels.astype(np.float64) / float(2 ** int(source.BitsStored) - 1)
+    """The source as a viewer shows it, through the same grayscale and colour pipeline as the model's input
+    (`medxai.data.dicom.displayed`: modality LUT, VOI, MONOCHROME1 inverted, palette and YBR to RGB):
+    float HxWx3 in [0, 1]. Raises UserError for pixels that cannot be decoded."""
+    return displayed(source, MAX_PIXELS).astype(np.float64)
 
 
 def overlay(source: Dataset, saliency: np.ndarray) -> np.ndarray:
@@ -62,13 +57,15 @@ def secondary_capture(source: Dataset, explanation: Explanation, instance_number
     method = "fusion" if "fusion" in explanation.maps else list(explanation.maps)[-1]
     pixels = burn_in(overlay(source, at_source_grid(explanation.maps[method], source)), caption(explanation))
     spacing = source.get("PixelSpacing") or source.get("ImagerPixelSpacing")
+    orientation = patient_orientation(source)
     result = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=source, pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
-        coordinate_system="PATIENT", patient_orientation=patient_orientation(source),
+        coordinate_system="PATIENT", patient_orientation=single_letter(orientation),
         series_instance_uid=provenance.result_series_uid(source, explanation, "secondary-capture"),
         series_number=SERIES_NUMBER, sop_instance_uid=provenance.result_uid(source, explanation, "secondary-capture"),
         instance_number=instance_number, manufacturer=provenance.MANUFACTURER,
         pixel_spacing=tuple(float(v) for v in spacing) if spacing else None)
+    result.PatientOrientation = list(orientation)  # oblique planes too: see `geometry.single_letter`
     result.BurnedInAnnotation = "YES"
     result.ImageType = ["DERIVED", "SECONDARY"]
     result.SeriesDescription = f"medxai overlay ({explanation.model_version})"[:64]
