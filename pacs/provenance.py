@@ -4,6 +4,7 @@ its UIDs, derived from (source instance, model version, checkpoint, kind) so tha
 with the same model twice writes the same objects again instead of new ones (idempotent STOW-RS).
 """
 
+import datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from pydicom.dataset import Dataset
@@ -57,6 +58,22 @@ def stamp(result: Dataset, model: Model) -> Dataset:
     result.ManufacturerModelName = MODEL_NAME
     result.SoftwareVersions = software_versions(model)
     result.DeviceSerialNumber = device_serial_number(model)
+    return result
+
+
+def describe_series(result: Dataset, source: Dataset, what: str) -> Dataset:
+    """Name the result's series after what it holds and the series it was made from, so that a worklist tells
+    the results of several source series apart ('medxai overlay: T2 AX', 'medxai Fused map: series 3'), and date
+    it (Series Date and Time, PS3.3 C.7.3.1: from the result's content date and time, else now), so that PACS
+    browsers do not list it under an unknown date. In place; returns `result`."""
+    name = str(source.get("SeriesDescription") or "").strip()
+    if not name:
+        number = source.get("SeriesNumber")
+        name = f"series {number}" if number not in (None, "") else str(source.get("Modality") or "source").strip()
+    result.SeriesDescription = f"medxai {what}: {name}"[:64]
+    now = datetime.datetime.now()
+    result.SeriesDate = result.get("ContentDate") or now.strftime("%Y%m%d")
+    result.SeriesTime = result.get("ContentTime") or now.strftime("%H%M%S")
     return result
 
 

@@ -1,6 +1,7 @@
 """Every DICOM object medxai writes for one explained source image, decided per source:
-- one Parametric Map per map (the fused map and each method), when the source has plane geometry;
-- one Secondary Capture with the fused overlay and the finding burnt in;
+- one Parametric Map per map (the fused map and each method, each kind in a series of its own), when the source
+  has plane geometry;
+- one Secondary Capture with the fused overlay and the finding burnt in (one per frame of a multi-frame image);
 - one Comprehensive SR (TID 1500), which says when Parametric Maps were not written and why.
 """
 
@@ -13,14 +14,23 @@ from pacs.secondary_capture import secondary_capture
 from pacs.structured_report import structured_report
 
 
-def result_objects(source: Dataset, explanation: Explanation, sanity_passed: bool | None = None) -> list[Dataset]:
+def result_objects(source: Dataset, explanation: Explanation | list[Explanation], sanity_passed: bool | None = None,
+                   frames: list[Dataset] | None = None) -> list[Dataset]:
     """The results for `source`, Parametric Maps first and the report last; `sanity_passed` is the release gate's
-    sanity check of the model version (None: not known)."""
+    sanity check of the model version (None: not known). A multi-frame source comes with its `frames` (each as a
+    single-frame image, `frames.frame_images`) and one explanation per frame: one multi-frame Parametric Map per
+    map kind, one Secondary Capture per frame, one report with a measurement group per frame."""
+    explanations = explanation if isinstance(explanation, list) else [explanation]
+    if frames is not None and len(frames) != len(explanations):
+        raise ValueError(f"{len(explanations)} explanations for {len(frames)} frames")
     number = int(source.get("InstanceNumber") or 1)
-    maps = list(explanation.maps) if has_plane_geometry(source) else []
-    results: list[Dataset] = [parametric_map(source, explanation, method, (number - 1) * len(maps) + index + 1)
-                              for index, method in enumerate(maps)]
-    results.append(secondary_capture(source, explanation, number))
-    results.append(structured_report(source, explanation, number, parametric_maps_written=bool(maps),
-                                     sanity_passed=sanity_passed))
+    maps = list(explanations[0].maps) if has_plane_geometry(source) else []
+    results: list[Dataset] = [parametric_map(source, explanations, method, number) for method in maps]
+    if frames:
+        results += [secondary_capture(source, each, index + 1, (index + 1, frame))
+                    for index, (each, frame) in enumerate(zip(explanations, frames))]
+    else:
+        results.append(secondary_capture(source, explanations[0], number))
+    results.append(structured_report(source, explanations, number, parametric_maps_written=bool(maps),
+                                     sanity_passed=sanity_passed, frames=frames))
     return results

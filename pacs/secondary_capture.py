@@ -1,6 +1,7 @@
 """A Secondary Capture (PS3.3 A.8.1) of the fused map over the source image with the finding burnt in, for the
 many viewers that cannot display a Parametric Map. Burned In Annotation is YES; it references its source image
-(Source Image Sequence, PS3.3 C.7.6.1) and lies in the source's study."""
+(Source Image Sequence, PS3.3 C.7.6.1) and lies in the source's study. The image keeps its pixels at their place
+(top left); the colour bar and the caption are drawn beside and below it, never over the anatomy."""
 
 import highdicom as hd
 import numpy as np
@@ -16,7 +17,9 @@ from pacs.geometry import at_source_grid, patient_orientation, single_letter
 from pacs.references import reference_source
 
 SERIES_NUMBER = 9102
-OPACITY = 0.4
+OPACITY = 0.5
+"""The map's opacity at its own peak; it falls to 0 at its own minimum (a weak map stays visible)."""
+COLOUR_MAP = "jet"
 
 
 def display_pixels(source: Dataset) -> np.ndarray:
@@ -27,9 +30,13 @@ def display_pixels(source: Dataset) -> np.ndarray:
 
 
 def overlay(source: Dataset, saliency: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3: the source blended with the map in the 'jet' colour map, more opaque where the map is higher."""
-    colours = colormaps["jet"](saliency)[..., :3]
-    weight = OPACITY * saliency[..., None]
+    """uint8 HxWx3: the source blended with the map, coloured by its value on the 'jet' scale of the colour bar
+    (0 to 1), and opaque in proportion to where the value lies in the map's own range: a map whose peak is 0.3 is as
+    visible as one whose peak is 1, in the colours that say it is weak."""
+    colours = colormaps[COLOUR_MAP](saliency)[..., :3]
+    low, high = float(saliency.min()), float(saliency.max())
+    relative = (saliency - low) / (high - low) if high > low else np.zeros_like(saliency)
+    weight = OPACITY * relative[..., None]
     return (255 * ((1 - weight) * display_pixels(source) + weight * colours)).round().astype(np.uint8)
 
 
@@ -38,37 +45,65 @@ def caption(explanation: Explanation) -> str:
     return f"AI: {explanation.target} {probability:.0%}\nmedxai {explanation.model_version}, not for diagnosis"
 
 
-def burn_in(pixels: np.ndarray, text: str) -> np.ndarray:
-    """The caption (one or more lines) written on a dark band at the top of the image."""
-    image = Image.fromarray(pixels)
-    size = max(10, image.height // 24)
+def _font(size: int) -> ImageFont.ImageFont:
     try:
-        font = ImageFont.load_default(size=size)
+        return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has one bitmap size
-        font = ImageFont.load_default()
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, image.width, int(size * 1.3 * (text.count("\n") + 1))), fill=(0, 0, 0))
-    draw.multiline_text((2, int(size * 0.2)), text, fill=(255, 255, 0), font=font, spacing=int(size * 0.2))
-    return np.asarray(image)
+        return ImageFont.load_default()
 
 
-def secondary_capture(source: Dataset, explanation: Explanation, instance_number: int) -> hd.sc.SCImage:
-    """The fused map (or the last map sent) over the source, caption burnt in, in a series of the source's study."""
+def annotate(pixels: np.ndarray, text: str, scale_label: str = "map") -> np.ndarray:
+    """The image with a colour bar (0 at the bottom, 1 at the top, in the overlay's colours) beside it and the
+    caption in a band below it, on black: nothing is drawn over the image, whose pixels stay at (0, 0) onwards.
+    The text's size follows the image's (1/24 of its shorter side, at least 10 px), and the canvas widens when the
+    caption needs more room than the image gives (a 64 px image), so the caption is always whole."""
+    rows, columns = pixels.shape[:2]
+    size = max(10, min(rows, columns) // 24)
+    font, pad = _font(size), max(2, size // 4)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    text_box = measure.multiline_textbbox((0, 0), text, font=font, spacing=pad)
+    labels = ("1", "0", scale_label)
+    label_width = max(measure.textbbox((0, 0), label, font=font)[2] for label in labels)
+    bar = max(size, columns // 32)
+    width = max(columns + 3 * pad + bar + label_width, text_box[2] + 2 * pad)
+    band = text_box[3] + 2 * pad
+    canvas = Image.new("RGB", (width, max(rows, 3 * (size + pad)) + band), (0, 0, 0))
+    canvas.paste(Image.fromarray(pixels), (0, 0))
+    bar_height = max(rows, 3 * (size + pad))
+    ramp = np.linspace(1.0, 0.0, bar_height)[:, None].repeat(bar, axis=1)
+    colours = (255 * colormaps[COLOUR_MAP](ramp)[..., :3]).round().astype(np.uint8)
+    left = columns + pad
+    canvas.paste(Image.fromarray(colours), (left, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((left + bar + pad, 0), "1", fill=(255, 255, 255), font=font)
+    draw.text((left + bar + pad, bar_height - size - pad), "0", fill=(255, 255, 255), font=font)
+    draw.text((left + bar + pad, bar_height // 2 - size // 2), scale_label, fill=(255, 255, 255), font=font)
+    draw.multiline_text((pad, bar_height + pad), text, fill=(255, 255, 0), font=font, spacing=pad)
+    return np.asarray(canvas)
+
+
+def secondary_capture(source: Dataset, explanation: Explanation, instance_number: int,
+                      frame: tuple[int, Dataset] | None = None) -> hd.sc.SCImage:
+    """The fused map (or the last map sent) over the source, caption burnt in, in a series of the source's study.
+    `frame`: (frame number from 1, that frame as a single-frame image: `frames.frame_image`) for a multi-frame
+    source, whose capture is drawn on that frame and references it by Referenced Frame Number."""
+    shown = frame[1] if frame else source
     method = "fusion" if "fusion" in explanation.maps else list(explanation.maps)[-1]
-    pixels = burn_in(overlay(source, at_source_grid(explanation.maps[method], source)), caption(explanation))
-    spacing = source.get("PixelSpacing") or source.get("ImagerPixelSpacing")
-    orientation = patient_orientation(source)
+    pixels = annotate(overlay(shown, at_source_grid(explanation.maps[method], shown)), caption(explanation),
+                      "fused" if method == "fusion" else method)
+    spacing = shown.get("PixelSpacing") or shown.get("ImagerPixelSpacing")
+    orientation = patient_orientation(shown)
     result = hd.sc.SCImage.from_ref_dataset(
-        ref_dataset=source, pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
+        ref_dataset=shown, pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
         coordinate_system="PATIENT", patient_orientation=single_letter(orientation),
         series_instance_uid=provenance.result_series_uid(source, explanation, "secondary-capture"),
-        series_number=SERIES_NUMBER, sop_instance_uid=provenance.result_uid(source, explanation, "secondary-capture"),
+        series_number=SERIES_NUMBER, sop_instance_uid=provenance.result_uid(shown, explanation, "secondary-capture"),
         instance_number=instance_number, manufacturer=provenance.MANUFACTURER,
         pixel_spacing=tuple(float(v) for v in spacing) if spacing else None)
     result.PatientOrientation = list(orientation)  # oblique planes too: see `geometry.single_letter`
     result.BurnedInAnnotation = "YES"
     result.ImageType = ["DERIVED", "SECONDARY"]
-    result.SeriesDescription = f"medxai overlay ({explanation.model_version})"[:64]
+    provenance.describe_series(result, source, "overlay")
     result.DerivationDescription = f"{method} map of {explanation.target} over the source image"[:1024]
     provenance.copy_laterality(provenance.stamp(result, explanation), source)
-    return reference_source(result, source)
+    return reference_source(result, source, frame[0] if frame else None)
