@@ -43,13 +43,19 @@ def _failure(settings: DicomWebSettings, action: str, exc: Exception) -> Excepti
     return PacsUnavailable(f"the PACS at {settings.url} failed to {action}: {exc}")
 
 
+AS_STORED = (("application/dicom", "*"),)
+"""WADO-RS media type for instances in the transfer syntax the PACS holds them in (PS3.18 8.7.3.5.2). Asked for
+explicit VR little endian (dicomweb-client's default), Orthanc leaves out what it cannot transcode (JPEG-LS, RLE,
+JPEG 2000, JPEG lossless were dropped without a word): medxai decodes them all itself."""
+
+
 def retrieve(settings: DicomWebSettings, study_uid: str, series_uid: str | None = None) -> list[Dataset]:
-    """A study's or one series' instances by WADO-RS."""
+    """A study's or one series' instances by WADO-RS, each in the transfer syntax it is stored in."""
     client = settings.client()
     try:
         if series_uid:
-            return client.retrieve_series(study_uid, series_uid)
-        return client.retrieve_study(study_uid)
+            return client.retrieve_series(study_uid, series_uid, media_types=AS_STORED)
+        return client.retrieve_study(study_uid, media_types=AS_STORED)
     except (requests.RequestException, OSError) as exc:
         raise _failure(settings, f"retrieve study {study_uid}", exc) from None
 

@@ -59,9 +59,14 @@ class DiskQueue:
         return json.loads(path.read_text()) if path.is_file() else {"attempts": 0, "next_attempt": 0.0}
 
     def pending(self) -> list[str]:
-        """Every pending UID, oldest first."""
-        files = sorted((self.folder / "pending").glob("*.dcm"), key=lambda p: (p.stat().st_mtime, p.name))
-        return [path.stem for path in files]
+        """Every pending UID, oldest first (a file done or failed while the folder is listed is left out)."""
+        arrived = []
+        for path in (self.folder / "pending").glob("*.dcm"):
+            try:
+                arrived.append((path.stat().st_mtime, path.name, path.stem))
+            except FileNotFoundError:
+                continue
+        return [uid for _, _, uid in sorted(arrived)]
 
     def due(self, now: float | None = None) -> list[str]:
         """Pending UIDs whose next attempt is due, oldest first."""

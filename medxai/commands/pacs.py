@@ -9,7 +9,8 @@ import typer
 
 
 def _gateway(dicomweb: str, user: str | None, password_file: Path | None, service: str, token_file: Path | None,
-             tls_ca: Path | None, ig_steps: int, lime_samples: int, audit_log: Path, model_repository: Path | None):
+             tls_ca: Path | None, ig_steps: int, lime_samples: int, audit_log: Path, model_repository: Path | None,
+             max_frames: int):
     from medxai.errors import UserError
     from pacs.audit import AuditLog
     from pacs.dicomweb import DicomWebSettings
@@ -23,7 +24,8 @@ def _gateway(dicomweb: str, user: str | None, password_file: Path | None, servic
     token = token_file.read_text().strip() if token_file else None
     return Gateway(ServiceSettings(address=service, token=token, tls_ca=tls_ca, ig_steps=ig_steps,
                                    lime_samples=lime_samples),
-                   DicomWebSettings(dicomweb, user, password_file), AuditLog(audit_log), model_repository)
+                   DicomWebSettings(dicomweb, user, password_file), AuditLog(audit_log), model_repository,
+                   max_frames)
 
 
 def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -94,6 +96,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     lime_samples_option = typer.Option(0, help="LIME samples (0: the service's default).")
     audit_option = typer.Option(Path("pacs-audit.jsonl"), envvar="MEDXAI_PACS_AUDIT_LOG",
                                 help="One JSON line per processed instance (no pixels, no patient data).")
+    frames_option = typer.Option(16, min=1, envvar="MEDXAI_PACS_MAX_FRAMES",
+                                 help="Most frames of a multi-frame image explained (one request each); an image "
+                                      "with more is not explained, with that reason.")
     repository_option = typer.Option(None, envvar="MEDXAI_MODEL_REPOSITORY",
                                      help="Triton's repository folder: the report then says whether the served "
                                           "version passed the release gate's sanity check.")
@@ -133,29 +138,42 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         dicomweb: str = dicomweb_option, user: str = user_option, password_file: Path = password_option,
         service: str = service_option, token_file: Path = token_option, tls_ca: Path = tls_option,
         ig_steps: int = ig_steps_option, lime_samples: int = lime_samples_option, audit_log: Path = audit_option,
-        model_repository: Path = repository_option,
+        model_repository: Path = repository_option, max_frames: int = frames_option,
     ) -> None:
         """Explain a stored study (WADO-RS) and store the results into it (STOW-RS): per image a Parametric Map
-        per map, a Secondary Capture overlay and a Structured Report. Images already explained by the served
-        model version are skipped.
+        per map, a Secondary Capture overlay and a Structured Report; a multi-frame image frame by frame. Images
+        already explained by the served model version are skipped.
+
+        Prints one JSON line per instance on stderr (explained, already-explained, not-explained with the reason,
+        failed with the error) and a summary on stdout; exits 2 when an image was not explained.
 
         Example: medxai pacs explain --dicomweb http://127.0.0.1:8042/dicom-web --user medxai --password-file demo/pacs/password --study 1.2.3
         """
         from medxai.errors import UserError
         from pacs.dicomweb import PacsUnavailable, retrieve
         from pacs.explanation import ServiceUnavailable
-        from pacs.pipeline import is_explainable, process
+        from pacs.pipeline import handle
         gateway = _gateway(dicomweb, user, password_file, service, token_file, tls_ca, ig_steps, lime_samples,
-                           audit_log, model_repository)
+                           audit_log, model_repository, max_frames)
+        outcomes = []
         try:
-            sources = [source for source in retrieve(gateway.pacs, study, series) if is_explainable(source)]
-            outcomes = [process(gateway, source) for source in sources]
+            for source in retrieve(gateway.pacs, study, series):
+                outcome = handle(gateway, source)
+                outcomes.append(outcome)
+                if outcome["outcome"] != "not-explained" or outcome["set_aside"]:
+                    typer.echo(json.dumps(outcome), err=True)
         except (PacsUnavailable, ServiceUnavailable) as exc:
             raise UserError(str(exc)) from None
-        for outcome in outcomes:
-            typer.echo(json.dumps(outcome), err=True)
-        counts = {name: sum(o["outcome"] == name for o in outcomes) for name in ("explained", "already-explained")}
-        typer.echo(json.dumps({"study_uid": study, "images": len(sources)} | counts))
+        images = [o for o in outcomes if o["outcome"] != "not-explained" or o["set_aside"]]
+        counts = {name: sum(o["outcome"] == name for o in images)
+                  for name in ("explained", "already-explained", "not-explained", "failed")}
+        typer.echo(json.dumps({"study_uid": study, "images": len(images), "other_objects": len(outcomes) - len(images)}
+                              | counts))
+        if unexplained := counts["not-explained"] + counts["failed"]:
+            typer.echo(f"error: {unexplained} of {len(images)} images of study {study} were not explained "
+                       f"({counts['failed']} failed, {counts['not-explained']} refused); the reasons are above and "
+                       f"in {audit_log}.", err=True)
+            raise typer.Exit(2)
 
     @pacs_app.command("receive")
     def receive(
@@ -167,9 +185,17 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         dicomweb: str = dicomweb_option, user: str = user_option, password_file: Path = password_option,
         service: str = service_option, token_file: Path = token_option, tls_ca: Path = tls_option,
         ig_steps: int = ig_steps_option, lime_samples: int = lime_samples_option, audit_log: Path = audit_option,
-        model_repository: Path = repository_option,
+        model_repository: Path = repository_option, max_frames: int = frames_option,
         max_attempts: int = typer.Option(8, help="Attempts per instance before it is set aside in QUEUE/failed."),
         retry_base_s: float = typer.Option(2.0, help="Wait after the first failed attempt; doubles each time."),
+        calling_ae_titles: str = typer.Option("", envvar="MEDXAI_PACS_CALLING_AE_TITLES",
+                                              help="Comma-separated AE titles allowed to send (empty: any)."),
+        dicom_tls_cert: Path = typer.Option(None, envvar="MEDXAI_DICOM_TLS_CERT",
+                                            help="PEM certificate: DICOM over TLS (needs --dicom-tls-key and "
+                                                 "--dicom-tls-client-ca)."),
+        dicom_tls_key: Path = typer.Option(None, envvar="MEDXAI_DICOM_TLS_KEY", help="PEM private key."),
+        dicom_tls_client_ca: Path = typer.Option(None, envvar="MEDXAI_DICOM_TLS_CLIENT_CA",
+                                                 help="CA that signed the senders' certificates (checked)."),
     ) -> None:
         """Receive studies by C-STORE, explain each image and store the results into the PACS by STOW-RS.
 
@@ -177,13 +203,21 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
 
         Example: medxai pacs receive --ae-title MEDXAI --port 11112 --queue demo/queue --dicomweb http://127.0.0.1:8042/dicom-web --user medxai --password-file demo/pacs/password
         """
+        from medxai.errors import UserError
         from pacs.queue import DiskQueue
-        from pacs.receiver import Receiver
+        from pacs.receiver import Receiver, tls_context
         gateway = _gateway(dicomweb, user, password_file, service, token_file, tls_ca, ig_steps, lime_samples,
-                           audit_log, model_repository)
-        receiver = Receiver(ae_title, port, DiskQueue(queue, max_attempts, retry_base_s), gateway, host).start()
+                           audit_log, model_repository, max_frames)
+        tls_files = (dicom_tls_cert, dicom_tls_key, dicom_tls_client_ca)
+        if any(tls_files) and not all(tls_files):
+            raise UserError("DICOM over TLS needs all three of --dicom-tls-cert, --dicom-tls-key and "
+                            "--dicom-tls-client-ca.")
+        callers = tuple(title.strip() for title in calling_ae_titles.split(",") if title.strip())
+        receiver = Receiver(ae_title, port, DiskQueue(queue, max_attempts, retry_base_s), gateway, host,
+                            calling_ae_titles=callers, tls=tls_context(*tls_files) if all(tls_files) else None).start()
         typer.echo(json.dumps({"ae_title": ae_title, "address": f"{host}:{port}", "queue": str(queue),
-                               "pending": len(receiver.queue.pending())}), err=True)
+                               "pending": len(receiver.queue.pending()), "calling_ae_titles": list(callers) or "any",
+                               "transport": "TLS" if all(tls_files) else "plain"}), err=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             receiver.wait()

@@ -71,7 +71,7 @@ def displayed(dataset: Dataset, max_pixels: int, window: Window | None = None) -
             raise UserError(f"DICOM image of {rows}x{cols} pixels ({samples} samples each, each counted) exceeds "
                             f"the limit of {max_pixels} pixels")
         photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-        pixels = _decoded(dataset)  # YBR_* arrive as RGB (pydicom's as_rgb default): never convert again
+        pixels = decoded_pixels(dataset)  # YBR_* arrive as RGB (pydicom's as_rgb default): never convert again
         if photometric in MONOCHROME:
             values = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float64)
             check_finite(values, "DICOM pixel data")
@@ -88,8 +88,8 @@ def displayed(dataset: Dataset, max_pixels: int, window: Window | None = None) -
         raise UserError(f"cannot decode DICOM image: {type(exc).__name__}: {exc}") from None
 
 
-def _decoded(dataset: Dataset) -> np.ndarray:
-    """pydicom's pixel array. JPEG baseline goes through Pillow's decoder where it can, as a plain JPEG file does:
+def decoded_pixels(dataset: Dataset) -> np.ndarray:
+    """pydicom's pixel array (every frame of a multi-frame image). JPEG baseline goes through Pillow's decoder where it can, as a plain JPEG file does:
     libjpeg (pylibjpeg) upsamples 4:2:2 chroma differently (up to 11/255 apart), and the same stream should give
     the model the same input whether it came as a .jpg upload or inside a DICOM file."""
     meta = getattr(dataset, "file_meta", None)

@@ -43,7 +43,8 @@ def test_study_explained_into_the_pacs(pacs_settings, service, repository, held_
     store(pacs_settings, sources, study_uid)
     audit = tmp_path / "audit.jsonl"
     assert explain_study(pacs_settings, service, repository, study_uid, audit) == {
-        "study_uid": study_uid, "images": 3, "explained": 3, "already-explained": 0}
+        "study_uid": study_uid, "images": 3, "other_objects": 0, "explained": 3, "already-explained": 0,
+        "not-explained": 0, "failed": 0}
 
     stored = retrieve(pacs_settings, study_uid)
     assert len(stored) == 3 + 2 * 4 + 3 * 2  # sources, 4 maps for CT and MR, a capture and a report each
@@ -58,7 +59,7 @@ def test_study_explained_into_the_pacs(pacs_settings, service, repository, held_
             assert provenance.added_patient_values(source, result) == []
         direct = explain_dicom(service_settings, encoded(source))
         report = next(d for d in results if d.SOPClassUID == SR)
-        assert read_probabilities(report) == pytest.approx(direct.probabilities, abs=1e-6)
+        assert read_probabilities(report) == pytest.approx(direct.probabilities, abs=5e-4)  # to 0.1 %
         passed = sanity_check(repository, direct.model_name, direct.model_version)
         assert passed is not None and ("PASSED" if passed else "FAILED") in {
             element.value for element in report.iterall() if element.keyword == "CodeValue"}
@@ -70,6 +71,7 @@ def test_study_explained_into_the_pacs(pacs_settings, service, repository, held_
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [line["outcome"] for line in lines] == ["explained"] * 3
     assert not any(key.startswith("Patient") or key in ("pixels", "PixelData") for line in lines for key in line)
-    # the same study again: nothing new is computed or stored
-    assert explain_study(pacs_settings, service, repository, study_uid, audit)["already-explained"] == 3
+    # the same study again: nothing new is computed or stored; medxai's own results are other objects, not images
+    again = explain_study(pacs_settings, service, repository, study_uid, audit)
+    assert again["already-explained"] == 3 and again["images"] == 3 and again["other_objects"] == 2 * 4 + 3 * 2
     assert len(retrieve(pacs_settings, study_uid)) == len(stored)

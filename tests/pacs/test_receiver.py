@@ -21,12 +21,15 @@ from tests.pacs.conftest import phantom_study
 DEADLINE_S = 180
 
 
-def start_receiver(port: int, queue: Path, audit: Path, pacs_settings, password_file: Path, service) -> subprocess.Popen:
+def start_receiver(port: int, queue: Path, audit: Path, pacs_settings, password_file: Path, service,
+                   *options: str) -> subprocess.Popen:
+    """`medxai pacs receive` on `port`, returned once it listens; `options` are added to its command line."""
     process = subprocess.Popen(
         [sys.executable, "-m", "medxai", "pacs", "receive", "--port", str(port), "--queue", str(queue),
          "--dicomweb", pacs_settings.url, "--user", pacs_settings.user, "--password-file", str(password_file),
          "--service", f"127.0.0.1:{service.port}", "--audit-log", str(audit), "--ig-steps", "8",
-         "--lime-samples", "100", "--retry-base-s", "0.5"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--lime-samples", "100", "--retry-base-s", "0.5", *options], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read().decode()
@@ -43,10 +46,10 @@ def audit_lines(audit: Path) -> list[dict]:
     return [json.loads(line) for line in audit.read_text().splitlines()] if audit.is_file() else []
 
 
-def wait_for(condition, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
+def wait_for(condition, what: str, seconds: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, f"not within {DEADLINE_S} s: {what}"
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
         time.sleep(0.2)
 
 

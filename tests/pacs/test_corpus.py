@@ -1,0 +1,117 @@
+"""Every file of pydicom's real-world test corpus sent by a real C-STORE client (pynetdicom's `storescu`
+application) to `medxai pacs receive`: each instance ends explained, refused with its reason or failed with its
+error; none stalls the queue, so a good image sent last is explained; and the compressed, oblique and multi-frame
+files the issue names go through `pacs receive` and `pacs explain` with valid results."""
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from medxai.triton_server import free_port
+from pacs import dciodvfy
+from pacs.dicomweb import retrieve, store
+from pacs.provenance import MANUFACTURER
+from pacs.queue import DiskQueue
+from tests.pacs.conftest import phantom_study
+from tests.pacs.corpus import corpus_folder, named
+from tests.explain_service.conftest import make_service, triton  # noqa: F401
+from tests.pacs.test_receiver import audit_lines, kill, start_receiver, wait_for
+
+NAMED = {"MR2_UNCR.dcm": "explained", "MR2_J2KR.dcm": "explained", "JPGLosslessP14SV1_1s_1f_8b.dcm": "explained",
+         "MR_small_jpeg_ls_lossless.dcm": "explained", "MR_small_RLE.dcm": "explained",
+         "emri_small.dcm": "explained"}
+"""The issue's files: an oblique MR, JPEG 2000, JPEG Lossless, JPEG-LS, RLE, and an Enhanced MR of 10 frames."""
+TERMINAL = {"explained", "already-explained", "not-explained", "failed"}
+
+
+def storescu(port: int, path: Path) -> subprocess.CompletedProcess:
+    """pynetdicom's C-STORE SCU: each file in its own transfer syntax (-cx), called AE MEDXAI."""
+    return subprocess.run([sys.executable, "-m", "pynetdicom", "storescu", "127.0.0.1", str(port), str(path),
+                           "-aec", "MEDXAI", "-r", "-cx", "-q"], capture_output=True, text=True, timeout=600)
+
+
+def new_study(names: list[str], folder: Path) -> dict[str, str]:
+    """The named files as one new study of one patient (new Study, Series and SOP Instance UIDs, one Patient ID;
+    pixel data and transfer syntax as they were): pydicom's test files share UIDs, which would make them one
+    instance to a PACS, and differ in patients, which would make Orthanc file one study under several."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study, uids = generate_uid(), {}
+    for name in names:
+        dataset = pydicom.dcmread(named(name))
+        dataset.PatientID, dataset.PatientName = "MEDXAI-CORPUS", "Corpus^Test"
+        dataset.StudyInstanceUID, dataset.SeriesInstanceUID = study, generate_uid()
+        dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        dataset.save_as(folder / name)
+        uids[name] = str(dataset.SOPInstanceUID)
+    return uids | {"study": study}
+
+
+@pytest.fixture(scope="module")
+def pacs_service(triton, make_service):
+    """The explain service with a production-sized decode budget: the corpus has 1024 x 1024 MR and CT images,
+    beyond the service tests' small one (which refuses them, with that reason)."""
+    return make_service(triton.grpc_url, memory_budget_mb=2048)
+
+
+def last_outcomes(lines: list[dict]) -> dict[str, dict]:
+    return {line["sop_instance_uid"]: line for line in lines}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_the_whole_corpus_ends_explained_or_refused_and_none_stalls(orthanc_server, pacs_settings, pacs_service, held_out,
+                                                                    tmp_path):
+    port, queue_dir, audit = free_port(), tmp_path / "queue", tmp_path / "audit.jsonl"
+    cases = new_study(list(NAMED), tmp_path / "named")
+    good = phantom_study(held_out, ["MR"], first=2)[0]
+    good.save_as(tmp_path / "good.dcm", enforce_file_format=True)
+    receiver = start_receiver(port, queue_dir, audit, pacs_settings, pacs_settings.password_file, pacs_service)
+    try:
+        for path in (corpus_folder(tmp_path / "corpus"), tmp_path / "named", tmp_path / "good.dcm"):
+            storescu(port, path)  # files it cannot send (no SOP Class, not DICOM) it reports and skips
+        wait_for(lambda: not DiskQueue(queue_dir).pending(), "an empty queue", seconds=1200)
+    finally:
+        kill(receiver)
+    lines = audit_lines(audit)
+    final = last_outcomes(lines)
+    counts = Counter(line["outcome"] for line in final.values())
+    print(json.dumps({"instances": len(final)} | dict(counts)))  # the README's counts (pytest -s)
+    assert set(counts) <= TERMINAL and len(final) >= 50
+    for line in final.values():
+        assert line.get("error") or line.get("reason") or line["outcome"] in ("explained", "already-explained")
+    assert final[str(good.SOPInstanceUID)]["outcome"] == "explained"  # after every bad instance, within the wait
+    for name, outcome in NAMED.items():
+        assert final[cases[name]]["outcome"] == outcome, (name, final[cases[name]])
+    assert final[cases["emri_small.dcm"]]["frames"] == 10  # frame by frame
+    failed = {path.stem for path in (queue_dir / "failed").glob("*.dcm")}
+    assert failed == {uid for uid, line in final.items()
+                      if line["outcome"] == "failed" or line.get("set_aside")}  # a person finds each one
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dciodvfy.available(), reason="dciodvfy is not installed (apt-get install dicom3tools)")
+def test_pacs_explain_reports_each_image_and_writes_valid_results(orthanc_server, pacs_settings, pacs_service, tmp_path):
+    cases = new_study(list(NAMED), tmp_path / "named")
+    store(pacs_settings, [pydicom.dcmread(path) for path in sorted((tmp_path / "named").iterdir())], cases["study"])
+    result = subprocess.run(
+        [sys.executable, "-m", "medxai", "pacs", "explain", "--study", cases["study"], "--dicomweb", pacs_settings.url,
+         "--user", pacs_settings.user, "--password-file", str(pacs_settings.password_file),
+         "--service", f"127.0.0.1:{pacs_service.port}", "--audit-log", str(tmp_path / "audit.jsonl"), "--ig-steps", "8",
+         "--lime-samples", "100", "--max-frames", "4"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 2, result.stderr  # the Enhanced MR over --max-frames: said, not hidden
+    assert "Traceback" not in result.stderr and result.stdout.strip(), result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary | {"study_uid": None} == {"study_uid": None, "images": 6, "other_objects": 0, "explained": 5,
+                                             "already-explained": 0, "not-explained": 1, "failed": 0}
+    assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 6 images")
+    assert "over the limit of 4 frames" in result.stderr
+    ours = [d for d in retrieve(pacs_settings, cases["study"]) if d.get("Manufacturer") == MANUFACTURER]
+    assert len(ours) >= 5 * 2
+    for dataset in ours:
+        assert dciodvfy.errors(dataset) == [], dataset.SOPClassUID
