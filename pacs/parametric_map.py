@@ -14,8 +14,9 @@ from pacs import provenance
 from pacs.explanation import Explanation
 from pacs.geometry import at_source_grid
 
-SERIES_NUMBER = 9101
-"""The first map kind's series number; the others follow in METHOD_NAMES' order (9101 to 9105)."""
+SERIES_NUMBER = 9111
+"""The first map kind's series number; the others follow in METHOD_NAMES' order (9111 to 9115: apart from the
+capture's 9102 and the report's 9103)."""
 METHOD_NAMES = {"cam": "Class-activation map", "gradcam": "Grad-CAM", "ig": "Integrated Gradients", "lime": "LIME",
                 "fusion": "Fused map"}
 

@@ -175,6 +175,32 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                        f"in {audit_log}.", err=True)
             raise typer.Exit(2)
 
+    @pacs_app.command("viewer")
+    def viewer(
+        ohif: Path = typer.Option(Path(".cache/ohif/3.13.2"), help="OHIF Viewer's prebuilt app: the unpacked npm "
+                                                                   "package @ohif/app (`make ohif` fetches it)."),
+        dicomweb: str = dicomweb_option, user: str = user_option, password_file: Path = password_option,
+        port: int = typer.Option(3000, help="The viewer's HTTP port."),
+        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    ) -> None:
+        """Serve OHIF Viewer on the PACS in the foreground: radiologists' web viewer, showing each study with the
+        results medxai stored (overlay, Parametric Maps fused on their source, the report's finding region).
+
+        The PACS's DICOMweb is proxied on the viewer's own origin, with its credentials; stops on Ctrl-C.
+
+        Example: medxai pacs viewer --ohif .cache/ohif/3.13.2 --dicomweb http://127.0.0.1:8042/dicom-web --user medxai --password-file demo/pacs/password
+        """
+        from pacs.dicomweb import DicomWebSettings
+        from pacs.viewer import ViewerServer, ohif_dist
+        server = ViewerServer(ohif_dist(ohif), DicomWebSettings(dicomweb, user, password_file), port, host).start()
+        typer.echo(json.dumps({"viewer": server.url, "study": f"{server.url}/viewer?StudyInstanceUIDs=<Study UID>"}))
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            while True:
+                signal.pause()
+        except KeyboardInterrupt:
+            server.stop()
+
     @pacs_app.command("receive")
     def receive(
         ae_title: str = typer.Option("MEDXAI", help="Our AE title, as the PACS knows this node."),
