@@ -1,5 +1,6 @@
 """A PACS worklist: studies (QIDO-RS), then their images, an image's pixels (WADO-RS), and the results medxai
-already stored for it (its Comprehensive SR's class probabilities and its Secondary Capture overlay)."""
+already stored for it (its Comprehensive SR's class probabilities and its Secondary Capture overlay); with the PACS
+gateway's audit trail, the images it did not explain and why ("not explained: a multi-frame image ...")."""
 
 from dataclasses import dataclass
 
@@ -7,7 +8,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from dashboard.settings import DashboardSettings
-from pacs.dicomweb import DicomWebSettings, PacsUnavailable
+from pacs.audit import AuditLog
+from pacs.dicomweb import AS_STORED, DicomWebSettings, PacsUnavailable
 from pacs.pipeline import encoded
 from pacs.provenance import MANUFACTURER
 from pacs.structured_report import read_probabilities
@@ -41,10 +43,13 @@ class ImageItem:
     sop_instance_uid: str
     modality: str
     number: str
+    not_explained: str | None = None
+    """Why the PACS gateway did not explain it, from its audit trail (None: explained, pending or not known)."""
 
     @property
     def title(self) -> str:
-        return f"{self.modality} image {self.number or '?'} · {self.sop_instance_uid}"
+        title = f"{self.modality} image {self.number or '?'} · {self.sop_instance_uid}"
+        return title + (f" · not explained: {self.not_explained}" if self.not_explained else "")
 
 
 @dataclass
@@ -81,15 +86,30 @@ def images(settings: DashboardSettings, study_uid: str) -> list[ImageItem]:
     """A study's images, without the objects medxai wrote into it."""
     found = _call(settings, lambda client: client.search_for_instances(
         study_instance_uid=study_uid, fields=["Modality", "InstanceNumber", "Manufacturer", "Rows"]))
+    refused = not_explained(settings)
     return [ImageItem(study_uid, _value(i, "0020000E"), _value(i, "00080018"), _value(i, "00080060"),
-                      _value(i, "00200013"))
+                      _value(i, "00200013"), refused.get(_value(i, "00080018")))
             for i in found if _value(i, MANUFACTURER_TAG) != MANUFACTURER and _value(i, "00080060") != "SR"]
+
+
+def not_explained(settings: DashboardSettings) -> dict[str, str]:
+    """SOP Instance UID -> why the gateway did not explain it, for each instance whose last audit line is
+    'not-explained' or 'failed' (empty without an audit trail, or when it cannot be read)."""
+    if settings.pacs_audit_log is None:
+        return {}
+    try:
+        lines = AuditLog(settings.pacs_audit_log).lines()
+    except (OSError, ValueError):
+        return {}
+    last = {line.get("sop_instance_uid"): line for line in lines}
+    return {uid: str(line.get("reason") or line.get("error") or "no reason recorded")
+            for uid, line in last.items() if line.get("outcome") in ("not-explained", "failed")}
 
 
 def image_bytes(settings: DashboardSettings, image: ImageItem) -> bytes:
     """The image as a DICOM file (WADO-RS), as the explain service takes it."""
     return encoded(_call(settings, lambda client: client.retrieve_instance(
-        image.study_uid, image.series_uid, image.sop_instance_uid)))
+        image.study_uid, image.series_uid, image.sop_instance_uid, media_types=AS_STORED)))
 
 
 def _references(result: Dataset, sop_instance_uid: str) -> bool:

@@ -28,6 +28,8 @@ class DashboardSettings:
     """A PACS's DICOMweb root URL: its studies can be picked for review, with the results medxai stored there."""
     pacs_user: str | None = None
     pacs_password_file: Path | None = None
+    pacs_audit_log: Path | None = None
+    """The PACS gateway's audit trail: the worklist says which images it did not explain, and why."""
 
     def to_env(self) -> dict[str, str]:
         return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)

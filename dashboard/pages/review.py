@@ -43,7 +43,9 @@ def pacs_case() -> Case | None:
     image = study_images[titles.index(st.selectbox("Image", titles, key="pacs_image"))]
     stored = pacs_worklist.stored_results(config, image)
     with st.expander("Results stored in the PACS", expanded=stored is not None):
-        if stored is None:
+        if stored is None and image.not_explained:
+            st.warning(f"Not explained: {image.not_explained}")
+        elif stored is None:
             st.caption("None yet: `medxai pacs explain` or the PACS gateway writes them.")
         else:
             st.caption(" · ".join(stored.software_versions))

@@ -29,6 +29,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         pacs_user: str = typer.Option(None, envvar="MEDXAI_DICOMWEB_USER", help="HTTP basic-auth user of the PACS."),
         pacs_password_file: Path = typer.Option(None, envvar="MEDXAI_DICOMWEB_PASSWORD_FILE",
                                                 help="File holding its password."),
+        pacs_audit_log: Path = typer.Option(None, envvar="MEDXAI_PACS_AUDIT_LOG",
+                                            help="The PACS gateway's audit trail (its --audit-log): images it did "
+                                                 "not explain are listed with the reason."),
         ratings_db: Path = typer.Option(Path("ratings.sqlite"), help="SQLite file of the trust ratings."),
         port: int = typer.Option(8501, help="The dashboard's HTTP port."),
         address: str = typer.Option("127.0.0.1", help="Address the dashboard listens on."),
@@ -74,7 +77,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                      service_metrics=service_metrics, triton_metrics=triton_metrics,
                                      model_repository=model_repository, worklist=worklist,
                                      ratings_db=ratings_db.resolve(), pacs=pacs, pacs_user=pacs_user,
-                                     pacs_password_file=pacs_password_file.resolve() if pacs_password_file else None)
+                                     pacs_password_file=pacs_password_file.resolve() if pacs_password_file else None,
+                                     pacs_audit_log=pacs_audit_log.resolve() if pacs_audit_log else None)
         app_path = find_spec("dashboard.app").origin  # located, not imported: it is a Streamlit script
         command = [sys.executable, "-m", "streamlit", "run", app_path, "--server.port", str(port),
                    "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",

@@ -37,8 +37,13 @@ def test_pacs_gateway_queues_on_its_own_volume_and_reaches_only_the_service_and_
     assert {"name": "queue", "persistentVolumeClaim": {"claimName": "medxai-pacs-queue"}} in pod["volumes"]
     assert find(items, "PersistentVolumeClaim", "medxai-pacs-queue")["spec"]["accessModes"] == ["ReadWriteOnce"]
     sources = [list(e["valueFrom"].items())[0] for e in container["env"] if "valueFrom" in e]
-    assert sources == [("configMapKeyRef", {"name": "medxai-pacs", "key": "url"}),
-                       ("configMapKeyRef", {"name": "medxai-pacs", "key": "user"})]  # no secret in the environment
+    assert sources[:2] == [("configMapKeyRef", {"name": "medxai-pacs", "key": "url"}),
+                           ("configMapKeyRef", {"name": "medxai-pacs", "key": "user"})]
+    assert {kind for kind, _ in sources} == {"configMapKeyRef"}  # no secret in the environment
+    optional = {source["key"] for kind, source in sources[2:] if source.get("optional")}
+    assert optional == {"calling-ae-titles", "dicom-tls-cert", "dicom-tls-key", "dicom-tls-client-ca"}
+    assert {"name": "dicom-tls", "secret": {"secretName": "medxai-pacs-dicom-tls", "optional": True,
+                                            "defaultMode": 0o440}} in pod["volumes"]
     assert {"name": "pacs", "mountPath": "/etc/medxai/pacs", "readOnly": True} in container["volumeMounts"]
     assert gateway["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.hospital.example/medxai:0.1.0"
     egress = find(items, "NetworkPolicy", "pacs-gateway")["spec"]["egress"]
