@@ -58,6 +58,9 @@ def retrieve(settings: DicomWebSettings, study_uid: str, series_uid: str | None 
         return client.retrieve_study(study_uid, media_types=AS_STORED)
     except (requests.RequestException, OSError) as exc:
         raise _failure(settings, f"retrieve study {study_uid}", exc) from None
+    except Exception as exc:  # dicomweb-client parses each part with pydicom, which raises many types
+        raise UserError(f"the PACS at {settings.url} sent a part of study {study_uid} that cannot be read as "
+                        f"DICOM ({type(exc).__name__}: {exc}).") from None
 
 
 def store(settings: DicomWebSettings, datasets: list[Dataset], study_uid: str) -> None:

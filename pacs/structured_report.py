@@ -127,10 +127,14 @@ def region(source: Dataset, explanation: Explanation, frame: tuple[int, Dataset]
     saliency = at_source_grid(explanation.maps[method], source)
     outline = half_maximum_outline(saliency)
     graphic = (hd.sr.GraphicTypeValues.POLYLINE, outline) if outline is not None else \
-        (hd.sr.GraphicTypeValues.POINT, peak(saliency)[0])
+        (hd.sr.GraphicTypeValues.POINT, peak(saliency))
+    try:
+        image = hd.sr.SourceImageForRegion.from_source_image(source, referenced_frame_numbers=[frame[0]] if frame
+                                                             else None)
+    except TypeError:  # highdicom: a single-frame SOP class holding several frames (old Secondary Captures)
+        image = hd.sr.SourceImageForRegion.from_source_image(source)
     return hd.sr.ImageRegion(graphic_type=graphic[0], graphic_data=np.asarray(graphic[1], dtype=np.float32),
-                             source_image=hd.sr.SourceImageForRegion.from_source_image(
-                                 source, referenced_frame_numbers=[frame[0]] if frame else None))
+                             source_image=image)
 
 
 def read_probabilities(report: Dataset) -> dict[str, float]:

@@ -213,3 +213,13 @@ def test_multi_frame_results_reference_their_frames(name, maps, explanation):
     regions = [item for item in content_items(report) if item.ValueType == "SCOORD"]
     referenced = [int(r.ContentSequence[0].ReferencedSOPSequence[0].ReferencedFrameNumber) for r in regions]
     assert referenced == list(range(1, len(frames) + 1))
+
+
+@pytest.mark.skipif(not dciodvfy.available(), reason="dciodvfy is not installed (apt-get install dicom3tools)")
+def test_a_flat_map_is_reported_as_a_point(sources, explanation):
+    """A map with no region to outline (flat) still gives the report a region: its peak, as a POINT."""
+    flat = Explanation(**{**explanation.__dict__, "maps": {"fusion": np.full((64, 64), 0.5, dtype=np.float32)}})
+    report = result_objects(sources[0], flat)[-1]
+    regions = [item for item in content_items(report) if item.ValueType == "SCOORD"]
+    assert [region.GraphicType for region in regions] == ["POINT"]
+    assert dciodvfy.errors(report) == []
