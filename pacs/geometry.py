@@ -15,7 +15,7 @@ ORIENTATION_TOLERANCE = 1e-3
 def has_plane_geometry(source: Dataset) -> bool:
     """Whether the source places its pixels in the patient (CT, MR) or not (CR, DX, photographs); an enhanced
     multi-frame image does so in its functional groups (PS3.3 C.7.6.16)."""
-    from pacs.frames import functional_attributes
+    from medxai.data.frames import functional_attributes
     found = {name: source.get(name) for name in PLANE_ATTRIBUTES} | functional_attributes(source, 0)
     return all(found.get(name) not in (None, "") for name in PLANE_ATTRIBUTES)
 

@@ -15,7 +15,7 @@ from pacs import provenance
 from pacs.audit import AuditLog
 from pacs.dicomweb import DicomWebSettings, PacsUnavailable, store, stored
 from pacs.explanation import ServiceSettings, ServiceUnavailable, explain_dicom, served_model
-from pacs.frames import frame_count, frame_images
+from medxai.data.frames import frame_count, frame_images
 from pacs.release_gate import sanity_check
 from pacs.results import result_objects
 from medxai.errors import UserError

@@ -65,3 +65,8 @@ def test_phantoms_train_evaluate_predict_through_the_cli(tmp_path):
     assert answers[0]["prediction"] in ("melanoma", "nevus") and "error" in answers[1]
     assert_user_error(medxai("predict", "--checkpoint", str(tmp_path / "run"), str(image)),
                       "is a folder, not a file; did you mean")
+    # a multi-frame DICOM image (pydicom's Enhanced MR of 10 frames): one answer per frame
+    from tests.pacs.corpus import named
+    result = medxai("predict", "--checkpoint", str(tmp_path / "run" / "best.pt"), str(named("emri_small.dcm")))
+    assert result.returncode == 0, result.stderr
+    assert [answer["frame"] for answer in json.loads(result.stdout)] == list(range(1, 11))

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from medxai.checkpoint import load_checkpoint
-from medxai.data import ImageDataset, load_dataset, read_image
+from medxai.data import ImageDataset, load_dataset, read_frames
 from medxai.data.dataset import to_model_input
 from medxai.errors import UserError
 from medxai.metrics.calibration import expected_calibration_error, plot_reliability, reliability_bins
@@ -77,17 +77,21 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
 
 
 def predict(checkpoint: str | Path, images: list[str | Path], precision: str = "auto") -> list[dict]:
-    """Class probabilities for each image file (any of `medxai.data.decode.FORMATS`), in the given order. An
-    image that cannot be read (`UserError`) gets `{"image", "error"}` instead, so one bad file in a batch does
-    not cost the others their answer."""
+    """Class probabilities for each image file (any of `medxai.data.decode.FORMATS`), in the given order; a
+    multi-frame DICOM image gets one answer per frame, each with its "frame" (from 1). An image that cannot be read
+    (`UserError`) gets `{"image", "error"}` instead, so one bad file in a batch does not cost the others their
+    answer."""
     model, info = load_checkpoint(checkpoint)
     pixels, results = [], []
     for path in images:
         try:
-            pixels.append(to_model_input(read_image(path), info.image_size))
-            results.append({"image": str(path)})
+            frames = read_frames(path)
         except UserError as exc:
             results.append({"image": str(path), "error": str(exc)})
+            continue
+        for number, frame in enumerate(frames, start=1):
+            pixels.append(to_model_input(frame, info.image_size))
+            results.append({"image": str(path)} | ({"frame": number} if len(frames) > 1 else {}))
     if pixels:
         with torch.inference_mode(), autocast(torch.device("cpu"), use_bf16(precision, "cpu")):
             probabilities = iter(model.probabilities(model(torch.stack(pixels)).float()).numpy())

@@ -16,9 +16,11 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pydicom
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from medxai.data.dicom import decode_dicom, is_dicom
+from medxai.data.dicom import decode_dicom, displayed, is_dicom
+from medxai.data.frames import frame_count, frame_images
 from medxai.data.values import DecodeWarning, check_finite, stretch  # noqa: F401 (DecodeWarning: re-exported)
 from medxai.errors import UserError
 
@@ -67,6 +69,32 @@ def read_image(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> np.n
     if kind == "NumPy .npy":
         return array_to_pixels(_load_npy(data, max_pixels))
     return _decode_raster(data, max_pixels)
+
+
+def read_frames(source: str | Path, max_pixels: int = MAX_PIXELS) -> list[np.ndarray]:
+    """Every frame of an image file, each as `read_image` gives a single-frame image: a multi-frame DICOM image
+    frame by frame (`medxai.data.frames`: each with its own geometry, rescale and window), anything else as its one
+    frame. `max_pixels` bounds all frames together. Raises UserError as `read_image` does."""
+    path = Path(source)
+    data = path.read_bytes() if path.is_file() else b""
+    if not is_dicom(data):
+        return [read_image(source, max_pixels)]
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data), force=True)
+        count = frame_count(dataset)
+        size = int(dataset.Rows) * int(dataset.Columns) * max(int(dataset.get("SamplesPerPixel") or 1), 1) * count
+    except Exception as exc:  # pydicom raises many types for damaged files
+        raise UserError(f"cannot decode DICOM image: {type(exc).__name__}: {exc}") from None
+    if count == 1:
+        return [checked_size(displayed(dataset, max_pixels))]
+    if size > max_pixels:
+        raise UserError(f"multi-frame DICOM image of {count} frames of {dataset.Rows}x{dataset.Columns} pixels "
+                        f"exceeds the limit of {max_pixels} pixels for all frames together")
+    try:
+        frames = frame_images(dataset)
+    except Exception as exc:  # pydicom raises many types for damaged files
+        raise UserError(f"cannot decode DICOM image: {type(exc).__name__}: {exc}") from None
+    return [checked_size(displayed(frame, max_pixels)) for frame in frames]
 
 
 def checked_size(pixels: np.ndarray) -> np.ndarray:

@@ -343,3 +343,23 @@ def test_lossless_lossy_and_near_lossless_jpeg_decode_as_pydicom_does(name):
     assert pixels.shape[:2] == (dataset.Rows, dataset.Columns)
     assert np.array_equal(pixels, displayed(dataset, 10**8))
     assert float(pixels.max()) > float(pixels.min())  # an image, not a blank
+
+
+def test_multi_frame_dicom_reads_frame_by_frame():
+    """An Enhanced MR of 10 frames (pydicom's emri_small, and the same RLE-compressed): ten images, each as the
+    frame alone would read; compression changes none of them; a single-frame file is its one frame."""
+    import pydicom
+
+    from medxai.data.decode import read_frames
+    from medxai.data.dicom import displayed
+    from medxai.data.frames import frame_images
+    from tests.pacs.corpus import named
+    frames = read_frames(named("emri_small.dcm"))
+    assert len(frames) == 10 and all(frame.shape == (64, 64, 3) for frame in frames)
+    alone = frame_images(pydicom.dcmread(named("emri_small.dcm")))
+    assert all(np.array_equal(frame, displayed(single, 10**8)) for frame, single in zip(frames, alone))
+    assert not np.array_equal(frames[0], frames[5])  # frames, not one frame ten times
+    assert all(np.array_equal(a, b) for a, b in zip(frames, read_frames(named("emri_small_RLE.dcm"))))
+    assert [f.shape for f in read_frames(named("MR_small.dcm"))] == [(64, 64, 3)]
+    with pytest.raises(UserError, match="for all frames together"):
+        read_frames(named("emri_small.dcm"), max_pixels=64 * 64 * 5)

@@ -188,7 +188,7 @@ def test_multi_frame_results_reference_their_frames(name, maps, explanation):
     frame, one report with a measurement group per frame; every object valid."""
     import pydicom
 
-    from pacs.frames import frame_images
+    from medxai.data.frames import frame_images
     from tests.pacs.corpus import named
     source = pydicom.dcmread(named(name))
     frames = frame_images(source)

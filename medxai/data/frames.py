@@ -1,5 +1,6 @@
 """Multi-frame images (enhanced CT and MR, ultrasound cine loops, multi-frame captures) as one single-frame image
-per frame, which the explain service takes as it takes any image.
+per frame, which every front end reads as it reads any image (`medxai predict` answers per frame; the PACS gateway
+sends each frame to the explain service).
 
 Each frame keeps what a viewer applies to it: the per-frame or shared functional groups of enhanced objects
 (PS3.3 C.7.6.16: Pixel Measures, Plane Position and Orientation, Pixel Value Transformation, Frame VOI LUT)
