@@ -24,9 +24,28 @@ app.add_typer(bench_app, name="bench")
 stderr = Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            typer.echo(f"medxai {version('medxai')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("medxai (not installed: no version)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print medxai's version and exit.")) -> None:
+    pass
+
+
 def _register_commands() -> None:
-    from medxai.commands import dashboard, data, demo, experiment, explain, k8s, pacs, service, serving, stack, train
-    for module in (data, train, explain, demo, serving, service, stack, experiment, k8s, dashboard, pacs):
+    """Every command group. Each imports what its commands need (torch, the model registry, grpc, streamlit)
+    inside the commands, so that `medxai --help` and every `--help` answer at once (`medxai bench cli`)."""
+    from medxai.commands import (cli_speed, dashboard, data, demo, experiment, explain, k8s, pacs, service, serving,
+                                 stack, train)
+    for module in (data, train, explain, demo, serving, service, stack, experiment, k8s, dashboard, pacs, cli_speed):
         module.register(app, data_app=data_app, bench_app=bench_app)
 
 

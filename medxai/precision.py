@@ -6,11 +6,15 @@ everywhere, picks bf16 on a CPU whose PyTorch kernels run at AVX-512 and that ha
 a CUDA GPU of compute capability 8.0 or higher; fp32 elsewhere. The choice is printed once per device.
 """
 
+from __future__ import annotations
+
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used: the command line's help must not wait for it
+    import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -30,6 +34,7 @@ def cpu_flags() -> set[str]:
 
 def native_bf16(device: torch.device, capability: str | None = None, flags: set[str] | None = None) -> tuple[bool, str]:
     """Whether `device` computes bf16 natively, and why (`capability` and `flags` default to this machine's)."""
+    import torch
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         return (major, minor) >= (8, 0), f"CUDA compute capability {major}.{minor}"
@@ -44,6 +49,7 @@ def native_bf16(device: torch.device, capability: str | None = None, flags: set[
 
 def resolve(precision: str, device: torch.device | str = "cpu") -> str:
     """'fp32' or 'bf16' for `precision` (auto|fp32|bf16) on `device`; the first choice per device is printed."""
+    import torch
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
     return _resolve(precision, torch.device(device).type)
@@ -51,6 +57,7 @@ def resolve(precision: str, device: torch.device | str = "cpu") -> str:
 
 @lru_cache(maxsize=None)
 def _resolve(precision: str, device_type: str) -> str:
+    import torch
     native, reason = native_bf16(torch.device(device_type))
     chosen = precision if precision != "auto" else ("bf16" if native else "fp32")
     note = " (emulated here: slow)" if chosen == "bf16" and not native else ""
@@ -64,6 +71,7 @@ def use_bf16(precision: str, device: torch.device | str = "cpu") -> bool:
 
 def hardware(device: torch.device | str, precision: str = "auto") -> dict:
     """What a figure was measured on and at which precision: for run folders, reports and bench JSON."""
+    import torch
     device = torch.device(device)
     native, reason = native_bf16(device)
     if device.type == "cuda":

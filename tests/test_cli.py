@@ -70,3 +70,19 @@ def test_phantoms_train_evaluate_predict_through_the_cli(tmp_path):
     result = medxai("predict", "--checkpoint", str(tmp_path / "run" / "best.pt"), str(named("emri_small.dcm")))
     assert result.returncode == 0, result.stderr
     assert [answer["frame"] for answer in json.loads(result.stdout)] == list(range(1, 11))
+
+
+def test_help_and_version_answer_without_the_heavy_imports():
+    """`medxai --help`, every command's help and `--version` load no torch, torchvision, grpc or streamlit (what
+    made each `--help` take 4 s): the commands import them when they run. `medxai bench cli` times it."""
+    import subprocess
+    import sys
+    probe = ("import sys, typer.main; import medxai.cli as cli; "
+             "root = typer.main.get_command(cli.app); "
+             "heavy = [m for m in ('torch', 'torchvision', 'grpc', 'streamlit', 'tritonclient') if m in sys.modules]; "
+             "print(len(root.commands), heavy)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    count, heavy = result.stdout.split(" ", 1)
+    assert int(count) > 10 and heavy.strip() == "[]", result.stdout
+    version = medxai("--version")
+    assert version.returncode == 0 and version.stdout.startswith("medxai ")

@@ -13,7 +13,6 @@
 """
 
 from medxai.errors import UserError
-from medxai.models import has_attention
 
 RECIPES: dict[str, dict] = {
     "paper": {"model": "resnet50_attention", "image_size": 224, "epochs": 100, "lr": 1e-4, "alpha_exp": 0.2,
@@ -37,6 +36,7 @@ def resolve(recipe: str | None, pretrained: str | None, given: dict) -> tuple[st
     if name not in RECIPES:
         raise UserError(f"unknown --recipe '{name}'; choose one of: {', '.join(RECIPES)}")
     settings = {**RECIPES[name], **{key: value for key, value in given.items() if value is not None}}
+    from medxai.models import has_attention  # the registry imports torchvision: not for the command line's help
     if given.get("guidance") is None and not has_attention(settings["model"]):
         settings["guidance"] = "none"
     return name, settings
