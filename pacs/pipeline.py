@@ -47,16 +47,22 @@ DERIVED_MODALITIES = {"SEG": "a segmentation", "RTSTRUCT": "an RT structure set"
 """Modalities (PS3.3 C.7.3.1.1.1) of objects derived from or about images, not images acquired of a patient."""
 
 
+PIXEL_DATA = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+"""The three pixel data elements (PS3.3 C.7.6.3); float ones hold maps (Parametric Map), not acquired images."""
+
+
 def refusal(source: Dataset, max_frames: int = 16) -> str | None:
     """Why `source` cannot be explained, in one sentence for the audit trail and the worklist, or None when it can:
     not an image, written by medxai itself, derived (a segmentation, a dose), without an attribute the results
     need, or more than `max_frames` frames. Only reads attributes, never pixels: a damaged element gives a reason
     too."""
     try:
-        if "PixelData" not in source:
-            return f"not an image: {_sop_class_name(source)} without pixel data"
         if source.get("Manufacturer") == provenance.MANUFACTURER:
             return "written by medxai itself (a result, not a source)"
+        if not any(keyword in source for keyword in PIXEL_DATA):
+            return f"not an image: {_sop_class_name(source)} without pixel data"
+        if "PixelData" not in source:
+            return f"{_sop_class_name(source)}: float pixel data, not an image to diagnose"
         modality = str(source.get("Modality") or "").strip().upper()
         if modality in DERIVED_MODALITIES:
             return f"Modality {modality}: {DERIVED_MODALITIES[modality]}, not an image acquired of a patient"
@@ -78,7 +84,7 @@ def is_explainable(source: Dataset, max_frames: int = 16) -> bool:
 
 def is_source_image(source: Dataset) -> bool:
     """An image (pixel data) that medxai did not write: one a person expects to see explained or refused."""
-    return "PixelData" in source and source.get("Manufacturer") != provenance.MANUFACTURER
+    return any(keyword in source for keyword in PIXEL_DATA) and source.get("Manufacturer") != provenance.MANUFACTURER
 
 
 def _sop_class_name(source: Dataset) -> str:

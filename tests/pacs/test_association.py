@@ -98,7 +98,11 @@ def test_dicom_over_tls_checks_the_senders_certificate(tmp_path):
         server.stop()
 
 
-@pytest.mark.skipif(shutil.which("storescu") is None, reason="DCMTK is not installed (apt-get install dcmtk)")
+DCMTK_STORESCU = shutil.which("storescu", path="/usr/bin:/usr/local/bin")
+"""DCMTK's storescu, not pynetdicom's of the same name in .venv/bin (which has no -xv, -xr, ...)."""
+
+
+@pytest.mark.skipif(DCMTK_STORESCU is None, reason="DCMTK is not installed (apt-get install dcmtk)")
 @pytest.mark.parametrize("option, name", [("-xv", "MR2_J2KR.dcm"), ("-xr", "MR_small_RLE.dcm"),
                                           ("-xt", "MR_small_jpeg_ls_lossless.dcm"),
                                           ("-xs", "JPGLosslessP14SV1_1s_1f_8b.dcm")])
@@ -107,7 +111,7 @@ def test_dcmtk_storescu_sends_compressed_images_as_they_are(plain, option, name)
     SV1): once answered 'Transfer Syntaxes Not Supported', now queued as sent."""
     from tests.pacs.corpus import named
     path = named(name)
-    result = subprocess.run(["storescu", "-aec", "MEDXAI", option, "127.0.0.1", str(plain.port), str(path)],
+    result = subprocess.run([DCMTK_STORESCU, "-aec", "MEDXAI", option, "127.0.0.1", str(plain.port), str(path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     sop_instance_uid = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)

@@ -158,6 +158,19 @@ def test_dsr2html_shows_each_value_with_its_name(sources, explanation, tmp_path)
         assert shown in text, shown
 
 
+def test_our_own_results_are_refused_as_ours():
+    """A result medxai wrote (a Parametric Map has float pixels, no Pixel Data) is 'written by medxai itself'."""
+    from pacs.pipeline import is_source_image, refusal
+    rng = np.random.default_rng(3)
+    source = synthetic_study([rng.random((32, 32))], ["CT"])[0]
+    maps = {method: rng.random((64, 64)).astype(np.float32) for method in ("ig", "fusion")}
+    explanation = Explanation(model_name="m", model_version="1", checkpoint_sha256="0" * 64, class_names=["a", "b"],
+                              probabilities={"a": 0.4, "b": 0.6}, predicted="b", target="b", maps=maps)
+    for result in result_objects(source, explanation):
+        assert refusal(result) == "written by medxai itself (a result, not a source)"
+        assert not is_source_image(result)
+
+
 @pytest.mark.parametrize("side", [64, 1024])
 def test_capture_never_covers_the_image_and_shows_a_weak_map(side, explanation):
     """The caption and the colour bar lie beside and below the image (its pixels unchanged under them), the canvas
