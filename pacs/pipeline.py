@@ -11,14 +11,14 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
 
+from medxai.data.frames import frame_count, frame_images
+from medxai.errors import UserError
 from pacs import provenance
 from pacs.audit import AuditLog
 from pacs.dicomweb import DicomWebSettings, PacsUnavailable, store, stored
 from pacs.explanation import ServiceSettings, ServiceUnavailable, explain_dicom, served_model
-from medxai.data.frames import frame_count, frame_images
 from pacs.release_gate import sanity_check
 from pacs.results import result_objects
-from medxai.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +75,6 @@ def refusal(source: Dataset, max_frames: int = 16) -> str | None:
     except Exception as exc:  # a damaged element raises when it is read (pydicom converts values lazily)
         return f"a damaged attribute: {type(exc).__name__}: {exc}"
     return None
-
-
-def is_explainable(source: Dataset, max_frames: int = 16) -> bool:
-    """An image that medxai did not write itself, of at most `max_frames` frames (see `refusal`)."""
-    return refusal(source, max_frames) is None
 
 
 def is_source_image(source: Dataset) -> bool:

@@ -77,8 +77,8 @@ def read_frames(source: str | Path, max_pixels: int = MAX_PIXELS) -> list[np.nda
     frame. `max_pixels` bounds all frames together. Raises UserError as `read_image` does."""
     path = Path(source)
     data = path.read_bytes() if path.is_file() else b""
-    if not is_dicom(data):
-        return [read_image(source, max_pixels)]
+    if not is_dicom(data):  # the bytes already read; the path where there are none, for its own error
+        return [read_image(data or source, max_pixels)]
     try:
         dataset = pydicom.dcmread(io.BytesIO(data), force=True)
         count = frame_count(dataset)
