@@ -10,6 +10,7 @@ import torch
 from medxai.data import ImageDataset, load_dataset
 from medxai.data.phantoms import make_phantoms
 from medxai.data.records import DatasetSpec
+from medxai.data.sampling import stratified_sample
 from medxai.errors import UserError
 
 DEFAULT_COUNT = 48
@@ -32,19 +33,20 @@ class Samples:
 
 
 def sample_images(image_size: int, data: Path | None = None, count: int = DEFAULT_COUNT) -> Samples:
-    """The first `count` images of `data` (of its test split when it has one, and those with a mask or box
-    when any has one), resized as in evaluation; without `data`, `count` freshly drawn x-ray phantoms (which
-    have masks). Raises UserError for a count below 1 or a folder without images."""
+    """Up to `count` images of `data` (of its test split when it has one, and those with a mask or box
+    when any has one) drawn across classes (`medxai.data.sampling`), resized as in evaluation; without `data`,
+    `count` freshly drawn x-ray phantoms (which have masks). Raises UserError for a count below 1 or a folder
+    without images."""
     if count < 1:
         raise UserError(f"need at least one image to verify an export on, got {count}")
     if data is not None:
         spec = load_dataset(data)
         held_out = [i for i, record in enumerate(spec.records) if record.split == "test"]
-        return _first_images(spec.subset(held_out) if held_out else spec, image_size, count,
+        return _drawn_images(spec.subset(held_out) if held_out else spec, image_size, count,
                              f"{data}{' (test split)' if held_out else ''}")
     with tempfile.TemporaryDirectory(prefix="medxai-samples-") as folder:
         phantoms = make_phantoms(folder, "xray", n=max(count, 4), seed=0, size=max(image_size, 32))
-        return _first_images(load_dataset(phantoms), image_size, count, "drawn x-ray phantoms")
+        return _drawn_images(load_dataset(phantoms), image_size, count, "drawn x-ray phantoms")
 
 
 def sample_pixels(image_size: int, data: Path | None = None, count: int = DEFAULT_COUNT) -> torch.Tensor:
@@ -52,9 +54,10 @@ def sample_pixels(image_size: int, data: Path | None = None, count: int = DEFAUL
     return sample_images(image_size, data, count).pixels
 
 
-def _first_images(spec: DatasetSpec, image_size: int, count: int, source: str) -> Samples:
+def _drawn_images(spec: DatasetSpec, image_size: int, count: int, source: str) -> Samples:
     annotated = [i for i, record in enumerate(spec.records) if record.mask is not None or record.box is not None]
-    chosen = (annotated or list(range(len(spec.records))))[:count]
+    candidates = annotated or list(range(len(spec.records)))
+    chosen = [candidates[position] for position in stratified_sample(spec.stratify_labels()[candidates], count)]
     if not chosen:
         raise UserError(f"{source} holds no images to verify the export on")
     dataset = ImageDataset(spec.subset(chosen), image_size, cache=False)

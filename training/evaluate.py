@@ -36,7 +36,8 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
     """Write OUT/metrics.json (accuracy, auc, precision, recall, f1, per-class AUC, confusion matrix, the
     checkpoint's temperature, expected calibration error and reliability bins), OUT/roc.png and
     OUT/reliability.png; with expert masks or boxes in the data, add `explanations.<method>` localisation and
-    faithfulness scores. Probabilities are the calibrated ones the model serves (logits / its temperature).
+    faithfulness scores on up to `max_explained` images drawn across classes, with each class's means and 95 %
+    bootstrap intervals (`by_class`, `interval`), and the per-class table in OUT/explanations_by_class.md. Probabilities are the calibrated ones the model serves (logits / its temperature).
     `split` and `ids` choose records; with neither, on the data the checkpoint was trained on (same
     fingerprint), `metrics["warning"]` says the figures include training images."""
     model, info = load_checkpoint(checkpoint)
@@ -72,6 +73,11 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
             metrics["explanations"] = evaluate_explanations(
                 model, dataset, max_images=max_explained, precision=precision,
                 log=lambda stage: (status.update(stage), console.log(stage)))
+        if metrics["explanations"]:
+            from medxai.explain.comparison import markdown_by_class
+            table = markdown_by_class(metrics["explanations"], list(metrics["explanations"]), info.class_names)
+            (out / "explanations_by_class.md").write_text(table + "\n")
+            metrics["explanations_by_class_md"] = str(out / "explanations_by_class.md")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 

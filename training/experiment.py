@@ -172,17 +172,18 @@ def shortcut_study(experiment: Experiment, work: Path, clean_model_file: Path, d
     test_spec = spec.subset([i for i, r in enumerate(spec.records) if r.split == "test"])
     test_set = ImageDataset(test_spec, settings.image_size, cache=False)
     region = marker_region(settings.image_size, experiment.data["phantoms"].get("size", 256))
-    marked_items = [item for item in (test_set[i] for i in range(len(test_set)))
-                    if float(item["image"][:, region].mean()) > 0.95]
+    marked_set = ImageDataset(test_spec.subset([i for i in range(len(test_set))
+                                                if float(test_set[i]["image"][:, region].mean()) > 0.95]),
+                              settings.image_size, cache=False)
     regions = {"marker": lambda images: np.broadcast_to(region, (len(images), *region.shape))}
     models = {**{label: work / job.name / "fold0" / "best.pt" for label, job in marked.items()},
               "trained without marker": clean_model_file}
-    out = {"marked_test_images": len(marked_items), "test_images": len(test_set), "models": {}}
+    out = {"marked_test_images": len(marked_set), "test_images": len(test_set), "models": {}}
     for label, checkpoint in models.items():
         model, _ = load_checkpoint(checkpoint)
         model.to(device)
         probabilities, targets = predict_dataset(model, test_set, settings.batch_size)
-        scored = score_model(model, marked_items, settings, extra_regions=regions)
+        scored = score_model(model, marked_set, settings, extra_regions=regions)
         images = torch.from_numpy(scored["images"])
         gate = model_randomisation_check(model, images, torch.from_numpy(scored["targets"]),
                                          options={"lime": {"max_samples": 200, "min_samples": 100}})

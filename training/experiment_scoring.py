@@ -8,8 +8,8 @@ from itertools import combinations
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
+from medxai.data.dataset import ImageDataset
 from medxai.explain import lime
 from medxai.explain.evaluation import localised_items, model_predictor
 from medxai.explain.fusion import PAPER_WEIGHTS, fuse
@@ -83,7 +83,7 @@ def explanation_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tens
     return maps, diagnostics
 
 
-def score_model(model: nn.Module, dataset: Dataset, settings, extra_regions: dict | None = None) -> dict:
+def score_model(model: nn.Module, dataset: ImageDataset, settings, extra_regions: dict | None = None) -> dict:
     """{"scores": {row: {metric: [N]}}, "curves": {row: {mode: [N, steps+1]}}, "diagnostics", and the images,
     masks and main maps for the gallery}; {} when no image in `dataset` has a mask. `extra_regions` maps a
     name to a function of the images giving masks [N,H,W] whose `energy_in_<name>` is added per row."""

@@ -91,7 +91,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
         ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
         explanations: bool = typer.Option(True, help="Score explanations when the data has masks or boxes."),
-        max_explained: int = typer.Option(32, min=0, help="Images whose explanations are scored (0: none)."),
+        max_explained: int = typer.Option(32, min=0, help="Images whose explanations are scored, drawn "
+                                                          "across classes (seeded; 0: none)."),
         precision: str = precision_option(),
     ) -> None:
         """Diagnostic metrics (and explanation quality where masks exist) of a checkpoint on data.
@@ -107,6 +108,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                  precision=precision, ids=ids)
         if "warning" in metrics:
             typer.echo(f"warning: {metrics['warning']}", err=True)
+        if "explanations_by_class_md" in metrics:
+            typer.echo(Path(metrics["explanations_by_class_md"]).read_text(), err=True)
         typer.echo(json.dumps({k: metrics[k] for k in ("images", "accuracy", "auc", "precision", "recall", "f1", "ece")}
                               | {"metrics": str(out / "metrics.json")}))
 

@@ -175,7 +175,7 @@ def compare(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, targets
             continue
         log(f"scoring {name}")
         table[name] = row | score_maps(predict, images, result.maps if is_map else result, masks, targets,
-                                       substitute, steps, by_class=True)
+                                       substitute, steps)
     return table
 
 
@@ -220,12 +220,17 @@ def markdown_report(table: dict[str, dict], names: list[str], class_names: list[
 
 def markdown_by_class(table: dict[str, dict], names: list[str], class_names: list[str]) -> str:
     """Rows `names` of the table per explained class: map | class | images | pointing game | top-area IoU |
-    deletion AUC (rows not scored are left out)."""
-    lines = ["| map | class | images | pointing game | top-area IoU | deletion AUC |", "|---|---|---|---|---|---|"]
+    deletion AUC, each mean with its 95 % bootstrap interval where one was computed (rows not scored are left
+    out)."""
+    def cell(row: dict, key: str) -> str:
+        bounds = row.get("interval", {}).get(key)
+        return f"{row[key]:.3f}" + (f" ({bounds[0]:.3f}-{bounds[1]:.3f})" if bounds else "")
+    lines = ["| map | class | images | pointing game (95 % CI) | top-area IoU (95 % CI) | deletion AUC (95 % CI) |",
+             "|---|---|---|---|---|---|"]
     for name in names:
         for index, row in table[name].get("by_class", {}).items():
-            lines.append(f"| {name} | {class_names[int(index)]} | {row['images']} | {row['pointing_game']:.3f} | "
-                         f"{row['iou']:.3f} | {row['deletion_auc']:.3f} |")
+            lines.append(f"| {name} | {class_names[int(index)]} | {row['images']} | {cell(row, 'pointing_game')} | "
+                         f"{cell(row, 'iou')} | {cell(row, 'deletion_auc')} |")
     return "\n".join(lines)
 
 
@@ -247,7 +252,7 @@ def held_out_images(checkpoint: str, data: str, split: str | None, ids_file: str
                     precision: str = "auto") -> tuple[nn.Module, dict, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The model, its checkpoint info, and up to `count` images [N,3,S,S] with masks [N,S,S] and their true
     classes [N], from the records of `split` or whose ids are listed in `ids_file` (a run's
-    validation_ids.txt), in the data's order. Raises UserError when none has a mask."""
+    validation_ids.txt), drawn across classes (`localised_items`). Raises UserError when none has a mask."""
     from medxai.checkpoint import load_checkpoint
     from medxai.data import ImageDataset, load_dataset
     from medxai.errors import UserError

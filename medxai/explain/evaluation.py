@@ -7,11 +7,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
+from medxai.data.dataset import ImageDataset
+from medxai.data.sampling import DEFAULT_SEED, stratified_sample
 from medxai.explain.base import predict_probabilities
 from medxai.explain.pipeline import DEFAULT_METHODS, run_methods
 from medxai.metrics import faithfulness, localisation
+from medxai.metrics.intervals import INTERVAL_METRICS, bootstrap_interval
 
 TARGET_SOURCES = ("label", "prediction")
 SCORED_METHODS = ("gradcam", *DEFAULT_METHODS)
@@ -23,16 +25,15 @@ def model_predictor(model: nn.Module, precision: str = "auto") -> faithfulness.P
     return lambda images: predict_probabilities(model, images, precision)
 
 
-def localised_items(dataset: Dataset, max_images: int) -> list[dict]:
-    """The first `max_images` items that carry a mask (a mask of 255 everywhere means none)."""
-    items = []
-    for index in range(len(dataset)):
-        item = dataset[index]
-        if not bool((item["mask"] == 255).all()):
-            items.append(item)
-            if len(items) == max_images:
-                break
-    return items
+def localised_items(dataset: ImageDataset, max_images: int, seed: int = DEFAULT_SEED) -> list[dict]:
+    """Up to `max_images` items of `dataset` whose record has a mask or box, drawn across classes with `seed`
+    (`medxai.data.sampling.stratified_sample`: the first N of a folder can all be one class), in the data's
+    order."""
+    records = dataset.spec.records
+    annotated = [index for index, record in enumerate(records) if record.mask is not None or record.box is not None]
+    labels = dataset.spec.stratify_labels()[annotated]
+    items = [dataset[annotated[position]] for position in stratified_sample(labels, max_images, seed)]
+    return [item for item in items if not bool((item["mask"] == 255).all())]  # 255 everywhere: no region
 
 
 def explained_classes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets_from: str,
@@ -70,28 +71,32 @@ def per_image_metrics(predict: faithfulness.Predict, images: torch.Tensor, maps:
 
 
 def class_means(scores: dict[str, np.ndarray], targets: torch.Tensor) -> dict:
-    """{metric: mean over the images, "images": N, "by_class": {class index: {metric: mean, "images": n}}} from
-    per-image scores ({metric: [N]}) and the explained classes [N]. The mean over classes can hide that a map
-    finds one class's sign and has nothing to point at for another (a benign phantom is a malignant one without
-    its dark spots: there is no "benign" sign to find)."""
+    """{metric: mean over the images, "images": N, "interval": {metric: [low, high]}, "by_class": {class index:
+    {metric: mean, "images": n, "interval": {...}}}} from per-image scores ({metric: [N]}) and the explained
+    classes [N]; the intervals are 95 % bootstrap intervals of the means (`medxai.metrics.intervals`) of the
+    metrics in `INTERVAL_METRICS` that were scored (absent for a class of one image). The mean over classes can
+    hide that a map finds one class's sign and has nothing to point at for another (a benign phantom is a
+    malignant one without its dark spots: there is no "benign" sign to find)."""
+    def summary(chosen: np.ndarray) -> dict:
+        intervals = {name: bootstrap_interval(values[chosen]) for name, values in scores.items()
+                     if name in INTERVAL_METRICS}
+        return ({name: float(np.mean(values[chosen])) for name, values in scores.items()}
+                | {"images": int(chosen.sum()),
+                   "interval": {name: list(bounds) for name, bounds in intervals.items() if bounds is not None}})
     classes = targets.numpy()
-    by_class = {int(c): {name: float(np.mean(values[classes == c])) for name, values in scores.items()}
-                | {"images": int((classes == c).sum())} for c in np.unique(classes)}
-    return {name: float(np.mean(values)) for name, values in scores.items()} | {"images": len(classes),
-                                                                               "by_class": by_class}
+    return summary(np.ones(len(classes), dtype=bool)) | {"by_class": {int(c): summary(classes == c)
+                                                                      for c in np.unique(classes)}}
 
 
 def score_maps(predict: faithfulness.Predict, images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
-               targets: torch.Tensor, substitute: str, steps: int, by_class: bool = False) -> dict:
-    """Mean of every localisation and faithfulness metric over the images (`per_image_metrics`); with
-    `by_class`, also the means per explained class (`class_means`)."""
-    row = class_means(per_image_metrics(predict, images, maps, masks, targets, substitute, steps), targets)
-    if not by_class:
-        del row["by_class"]
-    return row | {"substitute": substitute}
+               targets: torch.Tensor, substitute: str, steps: int) -> dict:
+    """Mean of every localisation and faithfulness metric over the images (`per_image_metrics`), with the means
+    per explained class and their intervals (`class_means`)."""
+    return class_means(per_image_metrics(predict, images, maps, masks, targets, substitute, steps),
+                       targets) | {"substitute": substitute}
 
 
-def evaluate_explanations(model: nn.Module, dataset: Dataset, targets_from: str = "label", max_images: int = 32,
+def evaluate_explanations(model: nn.Module, dataset: ImageDataset, targets_from: str = "label", max_images: int = 32,
                           precision: str = "auto", substitute: str = "blur", steps: int = 32,
                           options: dict[str, dict] | None = None, methods: tuple[str, ...] = SCORED_METHODS,
                           log: Callable[[str], None] = lambda _: None) -> dict:

@@ -36,11 +36,17 @@ def test_means_per_class_show_a_map_that_finds_one_class_only():
               "deletion_auc": np.array([0.2, 0.6, 0.4, 0.6])}
     row = class_means(scores, torch.tensor([1, 0, 1, 0]))
     assert row["pointing_game"] == 0.5 and row["images"] == 4
-    assert row["by_class"][1] == pytest.approx({"pointing_game": 1.0, "iou": 0.6, "deletion_auc": 0.3, "images": 2})
+    malignant = row["by_class"][1]
+    assert {k: malignant[k] for k in ("pointing_game", "iou", "deletion_auc", "images")} == pytest.approx(
+        {"pointing_game": 1.0, "iou": 0.6, "deletion_auc": 0.3, "images": 2})
     assert row["by_class"][0]["pointing_game"] == 0.0
+    # each mean has its 95 % bootstrap interval: the whole row's pointing game spans its 0/1 hits
+    assert row["interval"]["pointing_game"][0] < 0.5 < row["interval"]["pointing_game"][1]
+    assert malignant["interval"]["pointing_game"] == [1.0, 1.0]  # both hit: no spread to resample
+    assert 0.5 <= malignant["interval"]["iou"][0] < malignant["interval"]["iou"][1] <= 0.7
     rendered = markdown_by_class({"cam": row}, ["cam"], ["benign", "malignant"])
-    assert "| cam | benign | 2 | 0.000 | 0.100 | 0.600 |" in rendered
-    assert "| cam | malignant | 2 | 1.000 | 0.600 | 0.300 |" in rendered
+    assert "| cam | benign | 2 | 0.000 (0.000-0.000) | 0.100 (0.100-0.100) | 0.600 (0.600-0.600) |" in rendered
+    assert "| cam | malignant | 2 | 1.000 (1.000-1.000) | 0.600 (0.500-0.700) | 0.300 (0.200-0.400) |" in rendered
 
 
 def test_a_candidate_cam_is_also_fused_in_place_of_the_default_and_a_failed_one_is_not():

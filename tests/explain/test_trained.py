@@ -2,6 +2,7 @@
 and the `medxai explain` command as a user meets it."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,14 +26,10 @@ def test_split(phantom_dir, trained_checkpoint) -> ImageDataset:
 
 
 def test_no_mask_no_scores(trained_checkpoint, test_split):
-    class Unmasked(torch.utils.data.Dataset):
-        def __len__(self):
-            return 2
-
-        def __getitem__(self, index):
-            return {**test_split[index], "mask": torch.full((64, 64), 255, dtype=torch.uint8)}
-
-    assert evaluate_explanations(load_checkpoint(trained_checkpoint)[0], Unmasked()) == {}
+    spec = test_split.spec
+    unmasked = spec.subset(range(4))
+    unmasked.records = [replace(record, mask=None, box=None) for record in unmasked.records]
+    assert evaluate_explanations(load_checkpoint(trained_checkpoint)[0], ImageDataset(unmasked, 64)) == {}
 
 
 @pytest.mark.slow
@@ -61,8 +58,12 @@ def test_served_maps_are_alive_and_the_fused_map_points_at_the_lesion(checkpoint
     # At 64 px the attention output has 4x4 cells and the CAM can still die on a few images; never more often
     # than the paper's Grad-CAM of the logit (the demo's 96 px model: test_demo).
     assert scores["cam"]["dead_share"] <= scores["gradcam"]["dead_share"]
-    assert scores["fusion"]["iou"] > scores["centred_disc"]["iou"]
+    # The fused map holds at least 1.5x the energy a uniform map puts in the lesion, and deleting its evidence
+    # first lowers the class faster than deleting the image in a uniform order. Its top-area IoU is not claimed
+    # above the centred disc's: on 8 (and 16) images drawn across classes the fp32 model's was below it (0.238 vs
+    # 0.247; 0.195 vs 0.227) on an Intel Xeon without AMX, while the bf16 model's was above (0.390 vs 0.247).
     assert scores["fusion"]["energy_in_mask"] > 1.5 * scores["whole_image"]["energy_in_mask"]
+    assert scores["fusion"]["deletion_auc"] < scores["whole_image"]["deletion_auc"]
 
 
 def test_max_explained_zero_explains_nothing(trained_checkpoint, test_split):

@@ -13,7 +13,8 @@ import pytest
 from medxai.errors import UserError
 from tests.cli import assert_help_with_example, assert_user_error, medxai
 from training.experiment_config import load_experiment
-from training.experiment_report import EXPLANATION_COLUMNS, GUIDANCE, SHORTCUT, TABLE5, TABLE6, TABLE9
+from training.experiment_report import (EXPLANATION_COLUMNS, GUIDANCE, SHORTCUT, TABLE5, TABLE6, TABLE6_BY_CLASS,
+                                       TABLE9)
 
 TINY = """
 name = "tiny"
@@ -89,6 +90,11 @@ def test_every_table_has_its_shape(experiment_run):
         assert all(len(row) == len(columns) for row in rows), title
         with open(report / f"{name}.csv") as handle:
             assert len(list(csv.DictReader(handle))) == count
+    by_class = tables[next(title for title in tables if title.startswith("Table 6 per class"))]
+    assert all(len(row) == len(TABLE6_BY_CLASS) for row in by_class)
+    for method in {row[0] for row in by_class}:  # each method: its classes' images add up to its "all classes" row
+        rows = [row for row in by_class if row[0] == method]
+        assert rows[-1][1] == "all classes" and sum(int(row[2]) for row in rows[:-1]) == int(rows[-1][2])
     for figure in ("roc.png", "deletion_insertion.png", "gallery.png"):
         assert (report / figure).stat().st_size > 0
     results = json.loads((report / "results.json").read_text())
