@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.recipe import PHANTOM_RECIPE
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHARED_CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
 """Unusual inputs as real files arrive (its README says what each is and its right outcome); never copied here."""
@@ -18,11 +20,11 @@ def phantom_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_run(phantom_dir, tmp_path_factory) -> Path:
-    """A run folder of resnet18_attention trained on the phantoms at 64 px (under a minute on 2 cores)."""
+    """A run folder of resnet18_attention trained on the phantoms at 64 px (`tests.recipe`; about a minute on 2
+    cores)."""
     from training.trainer import TrainConfig, train
     out = tmp_path_factory.mktemp("run")
-    train(TrainConfig(data=str(phantom_dir), out=str(out), model="resnet18_attention", image_size=64, epochs=20,
-                      lr=1e-3, alpha_exp=0.0))
+    train(TrainConfig(data=str(phantom_dir), out=str(out), **PHANTOM_RECIPE))
     return out
 
 
@@ -43,8 +45,7 @@ def checkpoint_each_precision(request, trained_checkpoint, phantom_dir, tmp_path
         pytest.skip("auto trains in fp32 on this machine: the shared model is the fp32 one")
     from training.trainer import TrainConfig, train
     out = tmp_path_factory.mktemp("run-fp32")
-    train(TrainConfig(data=str(phantom_dir), out=str(out), model="resnet18_attention", image_size=64, epochs=20,
-                      lr=1e-3, alpha_exp=0.0, precision="fp32"))
+    train(TrainConfig(data=str(phantom_dir), out=str(out), **PHANTOM_RECIPE, precision="fp32"))
     return out / "best.pt"
 
 

@@ -8,6 +8,7 @@ from torch import nn
 
 from medxai.models import build_model
 from tests.cli import assert_user_error, medxai
+from tests.recipe import PHANTOM_RECIPE
 from training import guidance
 from training.trainer import TrainConfig, train
 
@@ -60,7 +61,7 @@ def test_rrr_loss_is_the_share_of_gradient_energy_outside_the_region():
 
 def test_attention_guidance_teaches_the_gate_the_lesions_of_unseen_images(trained_checkpoint, phantom_dir,
                                                                             tmp_path):
-    """The shared model's recipe (64 px, 20 epochs) with attention guidance: on the held-out test phantoms the
+    """The shared model's recipe (`tests.recipe`) with attention guidance: on the held-out test phantoms the
     gate's cross-entropy against the lesion is less than half the unguided model's. (On phantoms this is all it
     does: the gate gets lower everywhere but no more focused, and the CAMs localise no better; on brain MRI it
     lifts them, see the README.)"""
@@ -71,8 +72,7 @@ def test_attention_guidance_teaches_the_gate_the_lesions_of_unseen_images(traine
     test = spec.subset([i for i, record in enumerate(spec.records) if record.split == "test"])
     items = localised_items(ImageDataset(test, 64, cache=False), 24)
     images, masks = torch.stack([i["image"] for i in items]), torch.stack([i["mask"] for i in items])
-    train(TrainConfig(data=str(phantom_dir), out=str(tmp_path), model="resnet18_attention", image_size=64,
-                      epochs=20, lr=1e-3, alpha_exp=0.0, guidance="attention"))
+    train(TrainConfig(data=str(phantom_dir), out=str(tmp_path), **PHANTOM_RECIPE, guidance="attention"))
     history = json.loads((tmp_path / "fold0" / "history.json").read_text())
     assert history[-1]["guidance_loss"] < history[0]["guidance_loss"]
     losses = {}
