@@ -90,7 +90,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
         ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
-        images: int = typer.Option(40, min=1, help="Images with a mask or box scored, drawn across classes (seeded)."),
+        images: int = typer.Option(40, min=1, help="Images with a mask or box scored, an equal share of each "
+                                                     "class (seed 0: the same images every run)."),
         out: Path = typer.Option(None, help="Also write the table as JSON here (X.json), and as markdown in X.md."),
         noise_tunnel: bool = typer.Option(False, help="Add IG averaged under Captum's NoiseTunnel (8 noisy copies: "
                                                       "8x IG's cost)."),
@@ -132,7 +133,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
         ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
-        images: int = typer.Option(30, min=2, help="Images with a mask or box scored, drawn across classes (seeded)."),
+        images: int = typer.Option(30, min=2, help="Images with a mask or box scored, an equal share of each "
+                                                     "class (seed 0: the same images every run)."),
         out: Path = typer.Option(None, help="Also write the table as JSON here."),
         precision: str = precision_option(),
     ) -> None:

@@ -91,8 +91,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
         ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
         explanations: bool = typer.Option(True, help="Score explanations when the data has masks or boxes."),
-        max_explained: int = typer.Option(32, min=0, help="Images whose explanations are scored, drawn "
-                                                          "across classes (seeded; 0: none)."),
+        max_explained: int = typer.Option(32, min=0, help="Images with a mask or box whose explanations are "
+                                                          "scored, an equal share of each class (seed 0: the same "
+                                                          "images every run; 0: none)."),
         precision: str = precision_option(),
     ) -> None:
         """Diagnostic metrics (and explanation quality where masks exist) of a checkpoint on data.
