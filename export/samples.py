@@ -10,7 +10,7 @@ import torch
 from medxai.data import ImageDataset, load_dataset
 from medxai.data.phantoms import make_phantoms
 from medxai.data.records import DatasetSpec
-from medxai.data.sampling import stratified_sample
+from medxai.data.sampling import stratified_records
 from medxai.errors import UserError
 
 DEFAULT_COUNT = 48
@@ -55,9 +55,8 @@ def sample_pixels(image_size: int, data: Path | None = None, count: int = DEFAUL
 
 
 def _drawn_images(spec: DatasetSpec, image_size: int, count: int, source: str) -> Samples:
-    annotated = [i for i, record in enumerate(spec.records) if record.mask is not None or record.box is not None]
-    candidates = annotated or list(range(len(spec.records)))
-    chosen = [candidates[position] for position in stratified_sample(spec.stratify_labels()[candidates], count)]
+    annotated = spec.localised()
+    chosen = stratified_records(spec, count, annotated or list(range(len(spec.records))))
     if not chosen:
         raise UserError(f"{source} holds no images to verify the export on")
     dataset = ImageDataset(spec.subset(chosen), image_size, cache=False)

@@ -106,10 +106,11 @@ def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torc
     no_skill = 1 - float(regions[:explained][alive if bool(alive.any()) else slice(None)].float().mean())
     model.eval()
     with torch.no_grad():
-        accuracy = float((model(pixels).argmax(dim=1) == labels).float().mean())
+        correct = int((model(pixels).argmax(dim=1) == labels).sum())
         only = float((model(region_only(pixels, regions)).argmax(dim=1) == labels).float().mean())
     lift = None if outside[decisive] is None else (1 - outside[decisive]) / (1 - no_skill)
-    majority, chance_p = chance_level(accuracy, labels)
+    accuracy = correct / len(labels)
+    majority, chance_p = chance_level(correct, labels)
     reason = ""
     if lift is not None and lift < min_lift:
         reason = (f"the model's evidence lies outside the expert regions: the {decisive} map puts "
@@ -125,11 +126,9 @@ def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torc
                           reason, majority, chance_p)
 
 
-def chance_level(accuracy: float, labels: torch.Tensor) -> tuple[float, float]:
-    """(the most frequent class's share of `labels` [N], the one-sided binomial p of `accuracy` on N images
+def chance_level(correct: int, labels: torch.Tensor) -> tuple[float, float]:
+    """(the most frequent class's share of `labels` [N], the one-sided binomial p of `correct` answers out of N
     against that share: `scipy.stats.binomtest`): a model that always answers the most frequent class scores
     that share, so an accuracy not above it at p < CHANCE_ALPHA is chance."""
-    counts = torch.bincount(labels)
-    majority = float(counts.max()) / len(labels)
-    correct = int(round(accuracy * len(labels)))
+    majority = float(torch.bincount(labels).max()) / len(labels)
     return majority, float(stats.binomtest(correct, len(labels), majority, alternative="greater").pvalue)

@@ -37,7 +37,8 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
     checkpoint's temperature, expected calibration error and reliability bins), OUT/roc.png and
     OUT/reliability.png; with expert masks or boxes in the data, add `explanations.<method>` localisation and
     faithfulness scores on up to `max_explained` images drawn across classes, with each class's means and 95 %
-    bootstrap intervals (`by_class`, `interval`), and the per-class table in OUT/explanations_by_class.md. Probabilities are the calibrated ones the model serves (logits / its temperature).
+    bootstrap intervals (`by_class`, `interval`), and the per-class table in OUT/explanations_by_class.md.
+    Probabilities are the calibrated ones the model serves (logits / its temperature).
     `split` and `ids` choose records; with neither, on the data the checkpoint was trained on (same
     fingerprint), `metrics["warning"]` says the figures include training images."""
     model, info = load_checkpoint(checkpoint)

@@ -144,23 +144,19 @@ def table6_by_class(run: dict) -> list[dict]:
     lesions and misses another's shows it (issue 37)."""
     import torch
     from medxai.explain.evaluation import class_means
-    from medxai.metrics.intervals import INTERVAL_METRICS
+    from medxai.metrics.intervals import INTERVAL_METRICS, with_interval
     results = run["results"]["ours"]
     scores = pooled_scores(results)
     targets = torch.from_numpy(np.concatenate([np.asarray(r["explanations"]["targets"]) for r in results]))
-
-    def cell(summary: dict, metric: str, scale: float, digits: int) -> str:
-        bounds = summary["interval"].get(metric)
-        return fmt(summary[metric] * scale, digits) + (f" ({fmt(bounds[0] * scale, digits)}-"
-                                                       f"{fmt(bounds[1] * scale, digits)})" if bounds else "")
     rows = []
     for name in (row for row in BY_CLASS_ROWS if row in scores):
         table = class_means({metric: scores[name][metric] for metric in INTERVAL_METRICS}, targets)
         for index, summary in [*table["by_class"].items(), ("all", table)]:
             rows.append({"method": NAMES.get(name, name),
                          "class": "all classes" if index == "all" else run["class_names"][index],
-                         "images": summary["images"], "pointing_game": cell(summary, "pointing_game", 1, 3),
-                         "iou": cell(summary, "iou", 100, 1), "deletion_auc": cell(summary, "deletion_auc", 1, 3)})
+                         "images": summary["images"], "pointing_game": with_interval(summary, "pointing_game"),
+                         "iou": with_interval(summary, "iou", 100, 1),
+                         "deletion_auc": with_interval(summary, "deletion_auc")})
     return rows
 
 

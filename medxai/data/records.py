@@ -58,8 +58,12 @@ class DatasetSpec:
         return [i for i, r in enumerate(self.records)
                 if (split is None or r.split == split) and (wanted is None or r.image_id in wanted)]
 
+    def localised(self) -> list[int]:
+        """Indices of the records with an expert mask or box, in the data's order."""
+        return [i for i, r in enumerate(self.records) if r.mask is not None or r.box is not None]
+
     def has_localisation(self) -> bool:
-        return any(r.mask is not None or r.box is not None for r in self.records)
+        return bool(self.localised())
 
     def fingerprint(self) -> str:
         """Stable hash of ids, targets and class names: tells whether two runs saw the same data."""

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from medxai.data.records import DatasetSpec
+
 DEFAULT_SEED = 0
 """The draw's seed where a command takes none: the same images on every run and every machine."""
 
@@ -32,3 +34,10 @@ def stratified_sample(labels: Sequence[int], count: int, seed: int = DEFAULT_SEE
             if queue and len(chosen) < count:
                 chosen.append(int(queue.pop(0)))
     return sorted(chosen)
+
+
+def stratified_records(spec: DatasetSpec, count: int, candidates: list[int], seed: int = DEFAULT_SEED) -> list[int]:
+    """Indices into `spec.records` of up to `count` of the records `candidates`, drawn across their classes
+    (`DatasetSpec.stratify_labels`) by `stratified_sample`, in the data's order."""
+    labels = spec.stratify_labels()[candidates]
+    return [candidates[position] for position in stratified_sample(labels, count, seed)]

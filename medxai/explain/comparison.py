@@ -222,15 +222,14 @@ def markdown_by_class(table: dict[str, dict], names: list[str], class_names: lis
     """Rows `names` of the table per explained class: map | class | images | pointing game | top-area IoU |
     deletion AUC, each mean with its 95 % bootstrap interval where one was computed (rows not scored are left
     out)."""
-    def cell(row: dict, key: str) -> str:
-        bounds = row.get("interval", {}).get(key)
-        return f"{row[key]:.3f}" + (f" ({bounds[0]:.3f}-{bounds[1]:.3f})" if bounds else "")
+    from medxai.metrics.intervals import with_interval
     lines = ["| map | class | images | pointing game (95 % CI) | top-area IoU (95 % CI) | deletion AUC (95 % CI) |",
              "|---|---|---|---|---|---|"]
     for name in names:
         for index, row in table[name].get("by_class", {}).items():
-            lines.append(f"| {name} | {class_names[int(index)]} | {row['images']} | {cell(row, 'pointing_game')} | "
-                         f"{cell(row, 'iou')} | {cell(row, 'deletion_auc')} |")
+            lines.append(f"| {name} | {class_names[int(index)]} | {row['images']} | "
+                         f"{with_interval(row, 'pointing_game')} | {with_interval(row, 'iou')} | "
+                         f"{with_interval(row, 'deletion_auc')} |")
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from medxai.data.dataset import ImageDataset
-from medxai.data.sampling import DEFAULT_SEED, stratified_sample
+from medxai.data.sampling import DEFAULT_SEED, stratified_records
 from medxai.explain.base import predict_probabilities
 from medxai.explain.pipeline import DEFAULT_METHODS, run_methods
 from medxai.metrics import faithfulness, localisation
@@ -27,12 +27,10 @@ def model_predictor(model: nn.Module, precision: str = "auto") -> faithfulness.P
 
 def localised_items(dataset: ImageDataset, max_images: int, seed: int = DEFAULT_SEED) -> list[dict]:
     """Up to `max_images` items of `dataset` whose record has a mask or box, drawn across classes with `seed`
-    (`medxai.data.sampling.stratified_sample`: the first N of a folder can all be one class), in the data's
+    (`medxai.data.sampling.stratified_records`: the first N of a folder can all be one class), in the data's
     order."""
-    records = dataset.spec.records
-    annotated = [index for index, record in enumerate(records) if record.mask is not None or record.box is not None]
-    labels = dataset.spec.stratify_labels()[annotated]
-    items = [dataset[annotated[position]] for position in stratified_sample(labels, max_images, seed)]
+    chosen = stratified_records(dataset.spec, max_images, dataset.spec.localised(), seed)
+    items = [dataset[index] for index in chosen]
     return [item for item in items if not bool((item["mask"] == 255).all())]  # 255 everywhere: no region
 
 

@@ -31,3 +31,11 @@ def bootstrap_interval(values: Sequence[float], confidence: float = CONFIDENCE, 
     result = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=resamples,
                              method="percentile", random_state=np.random.default_rng(seed))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def with_interval(row: dict, metric: str, scale: float = 1.0, digits: int = 3) -> str:
+    """`row[metric]` x `scale` to `digits` decimals, followed by its interval from `row["interval"]` (as
+    `evaluation.class_means` gives them) as " (low-high)" where one was computed: "0.767 (0.600-0.900)"."""
+    bounds = row.get("interval", {}).get(metric)
+    text = f"{row[metric] * scale:.{digits}f}"
+    return text + (f" ({bounds[0] * scale:.{digits}f}-{bounds[1] * scale:.{digits}f})" if bounds else "")
