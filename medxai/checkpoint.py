@@ -2,7 +2,9 @@
 
 A checkpoint is a `torch.save`d dict of plain Python values and tensors (loadable with weights_only=True):
 architecture and its arguments, weights, class names, multi-label flag, image size, normalisation,
-data fingerprint, git commit, validation metrics, calibration temperature and a format version.
+data fingerprint, git commit, validation metrics, calibration temperature, scope (intended use, out-of-distribution
+detector, conformal quantile: `medxai.scope`) and a format version. Format 2 added the scope; format 1 files load
+with none (everything in scope, no prediction sets) until `medxai scope fit` gives them one.
 """
 
 import datetime
@@ -18,7 +20,7 @@ import torch
 from medxai.errors import UserError
 from medxai.models import MedicalClassifier, build_model
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -38,6 +40,7 @@ class CheckpointInfo:
     created: str = ""
     format_version: int = FORMAT_VERSION
     temperature: float = 1.0  # temperature scaling (fitted on the validation fold); 1.0 = uncalibrated, as old files
+    scope: dict = field(default_factory=dict)  # `medxai.scope.Scope.to_dict()`; {} in files of format 1
 
     @property
     def num_classes(self) -> int:

@@ -43,9 +43,10 @@ def _options(version: bool = typer.Option(False, "--version", callback=_print_ve
 def _register_commands() -> None:
     """Every command group. Each imports what its commands need (torch, the model registry, grpc, streamlit)
     inside the commands, so that `medxai --help` and every `--help` answer at once (`medxai bench cli`)."""
-    from medxai.commands import (cli_speed, dashboard, data, demo, experiment, explain, k8s, pacs, service, serving,
-                                 stack, train)
-    for module in (data, train, explain, demo, serving, service, stack, experiment, k8s, dashboard, pacs, cli_speed):
+    from medxai.commands import (cli_speed, dashboard, data, demo, experiment, explain, k8s, pacs, scope, service,
+                                 serving, stack, train)
+    for module in (data, train, scope, explain, demo, serving, service, stack, experiment, k8s, dashboard, pacs,
+                   cli_speed):
         module.register(app, data_app=data_app, bench_app=bench_app)
 
 

@@ -14,6 +14,9 @@ from medxai.errors import UserError
 from medxai.metrics.calibration import expected_calibration_error, plot_reliability, reliability_bins
 from medxai.metrics.classification import classification_metrics, plot_roc
 from medxai.precision import hardware, use_bf16
+from medxai.scope import Assessment, Scope, assess
+from medxai.scope.fit import probabilities_and_ood
+from medxai.scope.intended_use import DEFAULT_TAG_RULE, tag_values
 from training.trainer import autocast, predict_batches
 
 
@@ -83,12 +86,16 @@ def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path, split: s
     return metrics
 
 
-def predict(checkpoint: str | Path, images: list[str | Path], precision: str = "auto") -> list[dict]:
+def predict(checkpoint: str | Path, images: list[str | Path], precision: str = "auto",
+            allow_out_of_scope: bool = False, tag_rule: str = DEFAULT_TAG_RULE) -> list[dict]:
     """Class probabilities for each image file (any of `medxai.data.decode.FORMATS`), in the given order; a
     multi-frame DICOM image gets one answer per frame, each with its "frame" (from 1). An image that cannot be read
     (`UserError`) gets `{"image", "error"}` instead, so one bad file in a batch does not cost the others their
-    answer."""
+    answer. Each answer carries its "scope" (`medxai.scope.Assessment`): an image outside the checkpoint's
+    intended use (DICOM tags that contradict it under `tag_rule`, or an OOD score above the threshold) gets no
+    prediction unless `allow_out_of_scope`, and then is marked "research_only"."""
     model, info = load_checkpoint(checkpoint)
+    scope = Scope.from_dict(info.scope)
     pixels, results = [], []
     for path in images:
         try:
@@ -96,14 +103,29 @@ def predict(checkpoint: str | Path, images: list[str | Path], precision: str = "
         except UserError as exc:
             results.append({"image": str(path), "error": str(exc)})
             continue
+        tags = tag_values(Path(path).read_bytes()) if scope is not None else None
+        refusal = scope.intended_use.tag_refusal(*tags, rule=tag_rule) if tags else None
         for number, frame in enumerate(frames, start=1):
-            pixels.append(to_model_input(frame, info.image_size))
-            results.append({"image": str(path)} | ({"frame": number} if len(frames) > 1 else {}))
+            result = {"image": str(path)} | ({"frame": number} if len(frames) > 1 else {})
+            if refusal and not allow_out_of_scope:
+                result["scope"] = Assessment(in_scope=False, reason=refusal).as_dict()
+            else:
+                pixels.append(to_model_input(frame, info.image_size))
+                result["tag_refusal"] = refusal
+            results.append(result)
     if pixels:
         with torch.inference_mode(), autocast(torch.device("cpu"), use_bf16(precision, "cpu")):
-            probabilities = iter(model.probabilities(model(torch.stack(pixels)).float()).numpy())
-        for result in (result for result in results if "error" not in result):
-            row = next(probabilities)
-            result.update({"prediction": info.class_names[int(np.argmax(row))],
-                           "probabilities": {name: round(float(p), 6) for name, p in zip(info.class_names, row)}})
+            probabilities, ood = probabilities_and_ood(model, scope, torch.stack(pixels))
+        ood_scores = iter([None] * len(pixels) if ood is None else ood.tolist())
+        probabilities = iter(probabilities.float().numpy())
+        for result in (result for result in results if "tag_refusal" in result):
+            row, refusal = next(probabilities), result.pop("tag_refusal")
+            assessment = assess(scope, row, info.class_names, next(ood_scores), info.multi_label)
+            if refusal:
+                assessment.in_scope, assessment.reason = False, refusal
+            result["scope"] = assessment.as_dict()
+            if assessment.in_scope or allow_out_of_scope:
+                result.update({"prediction": info.class_names[int(np.argmax(row))],
+                               "probabilities": {name: round(float(p), 6) for name, p in zip(info.class_names, row)}}
+                              | ({} if assessment.in_scope else {"research_only": True}))
     return results

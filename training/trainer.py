@@ -35,6 +35,9 @@ from medxai.metrics.calibration import (applied_temperature, expected_calibratio
 from medxai.metrics.classification import classification_metrics, plot_roc
 from medxai.models import MedicalClassifier, build_model, builder_options
 from medxai.precision import hardware, use_bf16
+from medxai.scope import Scope
+from medxai.scope.fit import fit_scope
+from medxai.scope.intended_use import intended_use_of
 from training import distributed
 from training import guidance
 from training.losses import ClassificationLoss, class_weights
@@ -82,6 +85,10 @@ class TrainConfig:
     guidance_images: int = 8  # rrr: annotated images per step (double backprop)
     guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
     calibrate: bool = True  # fit a temperature on each fold's validation logits after training
+    modality: str = ""  # intended use: DICOM Modality codes, comma-separated ("" = from the data's DICOM tags)
+    body_part: str = ""  # intended use: DICOM Body Part Examined values, comma-separated ("" = from the data)
+    ood_accept: float = 0.99  # share of the validation fold the out-of-distribution threshold accepts
+    conformal_alpha: float = 0.1  # error rate of the conformal prediction sets
     recipe: str | None = None  # the `training.recipes` entry the CLI filled unset options from (a record only)
 
     def architecture_args(self) -> dict:
@@ -154,6 +161,7 @@ class FoldTrainer:
                  folder: Path, device: torch.device):
         self.config, self.spec, self.folder, self.device = config, spec, folder, device
         train_spec, val_spec = spec.subset(train_idx), spec.subset(val_idx)
+        self.train_spec = train_spec
         self.train_set = ImageDataset(train_spec, config.image_size, augment=True, seed=config.seed)
         self.val_set = ImageDataset(val_spec, config.image_size)
         mean, std = channel_statistics(ImageDataset(train_spec, config.image_size, cache=False), seed=config.seed)
@@ -310,12 +318,29 @@ class FoldTrainer:
                        "calibrated": self.config.calibrate, "fitted_temperature": fitted, "note": note}
         self.info.temperature = temperature
         self.info.metrics = {**self.info.metrics, "calibration": calibration}
+        self.info.scope = self.fit_scope().to_dict()
         save_checkpoint(self.folder / "best.pt", self.model, self.info)
         if self.config.calibrate:
             console.print(f"{self.folder.name}: temperature {temperature:.3f}, validation ECE "
                           f"{ece['before']:.4f} -> {ece['after']:.4f}"
                           + (f" (fit {fitted:.3f}: {note})" if note else ""), highlight=False)
         return calibration
+
+
+    def fit_scope(self) -> Scope:
+        """The calibrated model's scope (`medxai.scope.fit.fit_scope`): intended use from the options or the data's
+        DICOM tags, OOD detector on the training images, threshold and conformal quantile on this fold's
+        validation images."""
+        use = intended_use_of([r.source for r in self.train_spec.records], self.spec.class_names,
+                              self.config.image_size, self.config.modality, self.config.body_part)
+        scope = fit_scope(self.model, ImageDataset(self.train_spec, self.config.image_size, cache=False),
+                          self.val_set, use, self.config.ood_accept, self.config.conformal_alpha)
+        figures = scope.validation
+        console.print(f"{self.folder.name}: scope {use.describe()}; OOD threshold {scope.threshold:.1f} accepts "
+                      f"{figures['accepted']:.3f} of validation"
+                      + (f"; prediction sets at alpha {scope.alpha:g} cover {figures['coverage']:.3f}, mean size "
+                         f"{figures['mean_set_size']:.2f}" if "coverage" in figures else ""), highlight=False)
+        return scope
 
 
 def _better(metrics: dict, val_loss: float, best: dict) -> bool:
@@ -351,6 +376,8 @@ def train(config: TrainConfig) -> dict:
         raise UserError(f"--guidance must be one of {', '.join(guidance.KINDS)}, got '{config.guidance}'")
     if config.guidance_weight < 0 or not 0 < config.guidance_share <= 1 or config.guidance_images < 1:
         raise UserError("--guidance-weight must be >= 0, --guidance-share in (0, 1] and --guidance-images >= 1")
+    if not 0 < config.ood_accept < 1 or not 0 < config.conformal_alpha < 1:
+        raise UserError("--ood-accept and --conformal-alpha must be between 0 and 1")
     if config.fold is not None and not 0 <= config.fold < config.folds:
         raise UserError(f"--fold must be between 0 and {config.folds - 1} (--folds {config.folds})")
     seed_everything(config.seed)

@@ -56,6 +56,17 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                        "uses (a hospital has masks for a few)."),
         calibrate: bool = typer.Option(True, help="Fit a temperature on each fold's validation logits and store it "
                                                   "in the checkpoint (temperature scaling, Guo et al. 2017)."),
+        modality: str = typer.Option("", help="Intended use: the DICOM Modality codes the model is for, "
+                                              "comma-separated (e.g. MR); default: the training files' DICOM tags.",
+                                     rich_help_panel="Intended use"),
+        body_part: str = typer.Option("", help="Intended use: DICOM Body Part Examined values, comma-separated "
+                                               "(e.g. BRAIN); default: the training files' DICOM tags.",
+                                      rich_help_panel="Intended use"),
+        ood_accept: float = typer.Option(0.99, help="Share of the validation images the out-of-distribution "
+                                                    "threshold accepts.", rich_help_panel="Intended use"),
+        conformal_alpha: float = typer.Option(0.1, help="Error rate of the conformal prediction sets (APS): a "
+                                                        "set misses the true class at most this often.",
+                                              rich_help_panel="Intended use"),
     ) -> None:
         """Train with cross-validation; writes RUN/best.pt and RUN/metrics.json.
 
@@ -76,7 +87,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty, fold=fold,
             workers=default_workers() if workers is None else workers,
             guidance_weight=guidance_weight, guidance_images=guidance_images, guidance_share=guidance_share,
-            calibrate=calibrate))
+            calibrate=calibrate, modality=modality, body_part=body_part, ood_accept=ood_accept,
+            conformal_alpha=conformal_alpha))
         from training import distributed
         if distributed.rank() == 0:
             best = out / "best.pt" if metrics["selected_fold"] is not None else out / f"fold{fold}" / "best.pt"
@@ -119,16 +131,28 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         images: list[Path] = typer.Argument(..., help="PNG, JPEG, TIFF, DICOM or NumPy .npy files."),
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint."),
         precision: str = precision_option(),
+        allow_out_of_scope: bool = typer.Option(False, help="Answer images outside the model's intended use too, "
+                                                            "marked research_only (default: no prediction)."),
+        dicom_tags: str = typer.Option("contradiction", help="Refuse DICOM images whose Modality or Body Part "
+                                                             "Examined contradicts the intended use "
+                                                             "(contradiction), or is empty too (strict), or "
+                                                             "ignore the tags (off)."),
     ) -> None:
         """Print class probabilities for each image as JSON (an unreadable image gets its error instead, and
-        the command then exits 2).
+        the command then exits 2). Each answer has its "scope": an image outside the model's intended use (its
+        DICOM tags, or an out-of-distribution score above the checkpoint's threshold) gets the reason and no
+        prediction; "prediction_set" lists the classes conformal prediction cannot rule out, and "refer" says
+        so when there is more than one.
 
         Example: medxai predict --checkpoint runs/demo/best.pt scan1.png scan2.dcm
         """
         from medxai.errors import UserError
         from training.evaluate import predict as run_prediction
         require_paths(checkpoint, what="checkpoint")
-        results = run_prediction(checkpoint, images, precision)
+        from medxai.scope.intended_use import TAG_RULES
+        if dicom_tags not in TAG_RULES:
+            raise UserError(f"--dicom-tags must be one of {', '.join(TAG_RULES)}, got '{dicom_tags}'")
+        results = run_prediction(checkpoint, images, precision, allow_out_of_scope, dicom_tags)
         typer.echo(json.dumps(results, indent=2))
         failed = [f"{result['image']}: {result['error']}" for result in results if "error" in result]
         if failed:  # the others' answers are printed above; the exit code still says not all were read
