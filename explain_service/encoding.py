@@ -10,6 +10,7 @@ from explain_service.protos import explain_pb2 as pb
 from medxai.checkpoint import CheckpointInfo
 from medxai.explain import Explanation, undefined
 from medxai.explain.overlay import overlay
+from medxai.scope import Assessment, Scope
 
 DIAGNOSTICS = ("completeness_gap", "steps", "r2", "samples", "segments", "dead", "relu_removed",
                "faithfulness_undecided", "converged")
@@ -48,5 +49,19 @@ def prediction_message(probabilities: np.ndarray, class_names: list[str], target
 
 
 def model_message(name: str, version: str, checkpoint_sha256: str, info: CheckpointInfo) -> pb.ModelInfo:
+    scope = Scope.from_dict(info.scope)
     return pb.ModelInfo(name=name, version=version, checkpoint_sha256=checkpoint_sha256,
-                        class_names=list(info.class_names), image_size=info.image_size)
+                        class_names=list(info.class_names), image_size=info.image_size,
+                        intended_use=scope.intended_use.describe() if scope else "")
+
+
+def scope_message(assessment: Assessment, research_only: bool = False) -> pb.Scope:
+    """`medxai.scope.Assessment` as its message; absent numbers stay unset."""
+    message = pb.Scope(in_scope=assessment.in_scope, reason=assessment.reason,
+                       prediction_set=assessment.prediction_set, alpha=assessment.alpha or 0.0,
+                       refer=assessment.refer, research_only=research_only)
+    if assessment.ood_score is not None:
+        message.ood_score = assessment.ood_score
+    if assessment.threshold is not None:
+        message.threshold = assessment.threshold
+    return message

@@ -26,6 +26,8 @@ from medxai.explain import Explanation, lime
 from medxai.explain.fusion import fuse_explanations
 from medxai.explain.pipeline import COMPONENTS
 from medxai.metrics.faithfulness import deletion_auc, insertion_auc
+from medxai.scope import Scope
+from medxai.serving_graph import OOD_OUTPUT_NAME, OUTPUT_NAME
 from medxai.triton_client import TritonClient
 
 PROBE_TOLERANCE = 1e-3
@@ -48,6 +50,7 @@ class Engine:
     def __init__(self, checkpoint: str | Path, triton_url: str, model_name: str, triton_timeout_s: float = 10.0,
                  precision: str = "auto", device: str = "cpu"):
         self.model, self.info = load_checkpoint(checkpoint)
+        self.scope = Scope.from_dict(self.info.scope)  # None for a checkpoint older than scopes: all in scope
         self.model.to(device)
         self.checkpoint_sha256 = checkpoint_sha256(checkpoint)
         self.triton_url, self.model_name, self.triton_timeout_s = triton_url, model_name, triton_timeout_s
@@ -123,6 +126,14 @@ class Engine:
         """Probabilities [N,C] from Triton for images [N,3,S,S]."""
         pixels = images.numpy()
         return self._call_triton(lambda client: client.infer(pixels), version)
+
+    def predict_scoped(self, images: torch.Tensor, version: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities [N,C] and OOD scores [N] (None where the served graph has none: an export older than
+        scopes) from Triton, in one call, for images [N,3,S,S]."""
+        pixels = images.numpy()
+        outputs = self._call_triton(lambda client: client.infer_outputs(pixels), version)
+        ood = outputs.get(OOD_OUTPUT_NAME)
+        return outputs[OUTPUT_NAME], None if ood is None else ood[:, 0]
 
     # Explanations -----------------------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ from explain_service.metrics import ServiceMetrics
 from explain_service.protos import explain_pb2 as pb
 from explain_service.protos import explain_pb2_grpc as pb_grpc
 from medxai.errors import UserError
+from medxai.scope import Assessment, assess
+from medxai.scope.intended_use import DEFAULT_TAG_RULE, TAG_RULES, tag_values
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExplainService"].full_name
 RETRY_PUSHBACK_KEY = "grpc-retry-pushback-ms"
@@ -72,6 +74,9 @@ class ServiceConfig:
     retry_after_ms: int = 1000
     precision: str = "auto"
     device: str = "cpu"
+    dicom_tags: str = DEFAULT_TAG_RULE
+    """Refuse DICOM images whose Modality or Body Part Examined contradicts the intended use (contradiction),
+    is empty too (strict), or ignore the tags (off): `medxai.scope.intended_use.TAG_RULES`."""
 
     def __post_init__(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -81,6 +86,8 @@ class ServiceConfig:
         if self.tokens and not self.tls_cert and not self.insecure:
             raise UserError("bearer tokens over plaintext can be read by anyone on the path: give --tls-cert and "
                             "--tls-key, or --insecure to accept that")
+        if self.dicom_tags not in TAG_RULES:
+            raise UserError(f"the DICOM tag rule must be one of {', '.join(TAG_RULES)}, got '{self.dicom_tags}'")
         if self.max_concurrent < 1 or self.max_message_mb < 1 or self.default_deadline_s <= 0:
             raise UserError("max concurrency, message size and default deadline must be positive")
         if not 1 <= self.work_budget <= validation.MAX_WORK_BUDGET:
@@ -210,7 +217,9 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                                                self.engine.info)
 
     def _predict(self, request, call: Call, target: int | None = None):
-        """Decode, check the model, predict: (pixels, version, model message, prediction message)."""
+        """Decode, check the model, check the scope, predict: (pixels, version, model message, prediction message).
+        An image outside the intended use (its DICOM tags, before inference; or its OOD score) gets a prediction
+        with its scope and no probabilities, unless the request allows it (then marked research_only)."""
         with call.stage("decode"):
             pixels, raw, notes = validation.decode_image(request.image, self.engine.info.image_size,
                                                          self.config.max_pixels)
@@ -218,14 +227,35 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         version, model = self._model(request)
         call.record["model"] = {"name": model.name, "version": version, "checkpoint_sha256": model.checkpoint_sha256}
         call.alive()
-        with call.stage("predict"):
-            probabilities = self.engine.predict(pixels[None], version)[0]
-        prediction = encoding.prediction_message(probabilities, self.engine.info.class_names,
-                                                 int(probabilities.argmax()) if target is None else target)
+        scope, allowed = self.engine.scope, request.allow_out_of_scope
+        tags = tag_values(raw) if scope is not None and request.image.WhichOneof("source") == "encoded" else None
+        refusal = scope.intended_use.tag_refusal(*tags, rule=self.config.dicom_tags) if tags else None
+        probabilities = None
+        if refusal and not allowed:
+            assessment = Assessment(in_scope=False, reason=refusal)
+        else:
+            with call.stage("predict"):
+                probabilities, ood = self.engine.predict_scoped(pixels[None], version)
+            probabilities = probabilities[0]
+            assessment = assess(scope, probabilities, self.engine.info.class_names,
+                                None if ood is None else float(ood[0]), self.engine.info.multi_label)
+            if refusal:
+                assessment.in_scope, assessment.reason, assessment.prediction_set, assessment.refer = \
+                    False, refusal, [], ""
+        self.metrics.assessed(model.name, version, assessment)
+        call.record["scope"] = {"in_scope": assessment.in_scope, "reason": assessment.reason,
+                                "ood_score": assessment.ood_score, "prediction_set": assessment.prediction_set}
+        answered = assessment.in_scope or allowed
+        if answered:
+            prediction = encoding.prediction_message(probabilities, self.engine.info.class_names,
+                                                     int(probabilities.argmax()) if target is None else target)
+            call.record["prediction"] = {"probabilities": {p.name: round(p.probability, 6)
+                                                           for p in prediction.probabilities},
+                                         "predicted": prediction.predicted, "target": prediction.target}
+        else:
+            prediction = pb.Prediction()
+        prediction.scope.CopyFrom(encoding.scope_message(assessment, research_only=not assessment.in_scope and allowed))
         prediction.input_warnings.extend(notes)  # to the client only: like errors, they may quote the file
-        call.record["prediction"] = {"probabilities": {p.name: round(p.probability, 6)
-                                                       for p in prediction.probabilities},
-                                     "predicted": prediction.predicted, "target": prediction.target}
         return pixels, version, model, prediction
 
     def Predict(self, request: pb.PredictRequest, context: grpc.ServicerContext) -> pb.PredictResponse:
@@ -241,6 +271,10 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         settings = validation.explain_settings(request, self.engine.info.num_classes, self.config.work_budget)
         call.record["settings"] = settings.audit()
         pixels, version, model, prediction = self._predict(request, call, settings.target)
+        if not prediction.probabilities:  # outside the intended use: no maps, the scope says why
+            call.commit()
+            yield prediction, model, None
+            return
         for index, result in enumerate(self.engine.explain(pixels, prediction.target, settings, version, call.alive)):
             call.timed_stage(result.method, result.seconds)
             message = encoding.map_message(result, pixels, settings.overlays)
@@ -261,6 +295,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
             for prediction, model, message in self._maps(request, call):
                 response.prediction.CopyFrom(prediction)
                 response.model.CopyFrom(model)
+                if message is None:
+                    break
                 response.maps.append(message)
                 if message.method == "ig" and "completeness_gap" in message.diagnostics:  # absent: undefined
                     response.ig_completeness_gap = message.diagnostics["completeness_gap"]
@@ -272,7 +308,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     def ExplainStream(self, request: pb.ExplainRequest, context: grpc.ServicerContext) -> Iterator[pb.ExplainEvent]:
         with self._request("ExplainStream", context, request) as call:
             for index, (prediction, model, message) in enumerate(self._maps(request, call)):
-                event = pb.ExplainEvent(request_id=call.request_id, map=message)
+                event = pb.ExplainEvent(request_id=call.request_id, map=message)  # map None: out of scope
                 if index == 0:
                     event.prediction.CopyFrom(prediction)
                     event.model.CopyFrom(model)
@@ -298,6 +334,8 @@ class ExplainServer:
         self.audit = AuditLog(config.audit_log)
         self.secret = load_secret(config.secret_file)
         self.metrics = ServiceMetrics()
+        if (scope := self.engine.scope) is not None and scope.validation:
+            self.metrics.validation_refused.labels(config.model).set(1 - scope.validation.get("accepted", scope.accept))
         self.metrics.model.info({"name": config.model, "checkpoint_sha256": self.engine.checkpoint_sha256,
                                  "architecture": self.engine.info.architecture})
         self.health = health.HealthServicer()

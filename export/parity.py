@@ -51,12 +51,17 @@ def onnx_outputs(path: Path, inputs: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: inputs})[0]
 
 
+def first(outputs: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The probabilities of a graph's outputs (the OOD score, where there is one, comes second)."""
+    return outputs[0] if isinstance(outputs, tuple) else outputs
+
+
 def check_parity(graph: ServingGraph, onnx_path: Path, torchscript_path: Path, pixels: torch.Tensor,
                  tolerance: float = DEFAULT_TOLERANCE) -> list[ParityReport]:
     """ONNX Runtime and TorchScript against eager PyTorch, on `pixels` (float [N,3,S,S] in [0, 1])."""
     inputs = graph.as_input(pixels)
     with torch.no_grad():
-        reference = graph(inputs).numpy()
-        scripted = load_torchscript(torchscript_path)(inputs).numpy()
+        reference = first(graph(inputs)).numpy()
+        scripted = first(load_torchscript(torchscript_path)(inputs)).numpy()
     return [compare("onnxruntime", reference, onnx_outputs(onnx_path, inputs.numpy()), tolerance),
             compare("torchscript", reference, scripted, tolerance)]

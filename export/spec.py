@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from medxai.checkpoint import CheckpointInfo
 from medxai.errors import UserError
-from medxai.serving_graph import INPUT_NAME, OUTPUT_NAME  # noqa: F401 (re-exported: one source)
+from medxai.serving_graph import INPUT_NAME, OOD_OUTPUT_NAME, OUTPUT_NAME  # noqa: F401 (re-exported: one source)
 
 ONNX_FILE = "model.onnx"
 TORCHSCRIPT_FILE = "model.pt"
@@ -31,7 +31,9 @@ TARGETS = {"cpu": ("cpu",), "gpu": ("gpu",), "gpu-python": ("gpu-python",), "bot
 
 @dataclass
 class ServingSpec:
-    """What Triton serves: `image` [3,S,S] raw pixels (uint8 0-255 or float 0-1) to `probabilities` [C]."""
+    """What Triton serves: `image` [3,S,S] raw pixels (uint8 0-255 or float 0-1) to `probabilities` [C] and,
+    for a checkpoint with a scope, `ood_score` [1]; `scope` holds the config parameters that say what to do with
+    them (`scope_parameters`: threshold, conformal quantile, intended use)."""
 
     name: str
     image_size: int
@@ -46,6 +48,7 @@ class ServingSpec:
     tensorrt_fp16: bool = False
     cpu_providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
     gpu_precision: str = "auto"
+    scope: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.input_dtype not in INPUT_DTYPES:
@@ -59,7 +62,11 @@ class ServingSpec:
     @classmethod
     def from_checkpoint(cls, name: str, info: CheckpointInfo, **options) -> "ServingSpec":
         return cls(name=name, image_size=info.image_size, class_names=list(info.class_names),
-                   multi_label=info.multi_label, **options)
+                   multi_label=info.multi_label, scope=scope_parameters(info.scope), **options)
+
+    @property
+    def ood(self) -> bool:
+        return "ood_threshold" in self.scope
 
     @property
     def input_dims(self) -> list[int]:
@@ -71,3 +78,19 @@ class ServingSpec:
 
     def labels_text(self) -> str:
         return "".join(f"{name}\n" for name in self.class_names)
+
+
+def scope_parameters(scope: dict) -> dict[str, str]:
+    """A checkpoint's scope (`medxai.scope.Scope.to_dict()`) as Triton config parameters (strings): what a client
+    of Triton alone needs to refuse out-of-scope images and form prediction sets; {} for a checkpoint without."""
+    import json
+    if not scope:
+        return {}
+    parameters = {"intended_use": json.dumps(scope.get("intended_use", {}), sort_keys=True)}
+    if scope.get("ood"):
+        parameters["ood_threshold"] = repr(float(scope["ood"]["threshold"]))
+    conformal = scope.get("conformal") or {}
+    if conformal.get("quantile") is not None:
+        parameters["conformal_alpha"] = repr(float(conformal["alpha"]))
+        parameters["conformal_quantile"] = repr(float(conformal["quantile"]))
+    return parameters

@@ -11,7 +11,8 @@ Everything else (tensors, batching, version policy, warmup, labels) is shared.
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
-from export.spec import INPUT_DTYPES, INPUT_NAME, LABELS_FILE, OUTPUT_NAME, TORCH_MODEL_FILE, ServingSpec
+from export.spec import (INPUT_DTYPES, INPUT_NAME, LABELS_FILE, OOD_OUTPUT_NAME, OUTPUT_NAME, TORCH_MODEL_FILE,
+                         ServingSpec)
 
 
 def _shared(spec: ServingSpec) -> pb.ModelConfig:
@@ -19,6 +20,10 @@ def _shared(spec: ServingSpec) -> pb.ModelConfig:
     dtype = pb.DataType.Value(INPUT_DTYPES[spec.input_dtype])
     config.input.add(name=INPUT_NAME, data_type=dtype, dims=spec.input_dims)
     config.output.add(name=OUTPUT_NAME, data_type=pb.TYPE_FP32, dims=spec.output_dims, label_filename=LABELS_FILE)
+    if spec.ood:
+        config.output.add(name=OOD_OUTPUT_NAME, data_type=pb.TYPE_FP32, dims=[1])
+    for key, value in spec.scope.items():
+        config.parameters[key].string_value = value
     config.dynamic_batching.preferred_batch_size.extend(spec.preferred_batch_sizes)
     config.dynamic_batching.max_queue_delay_microseconds = spec.max_queue_delay_us
     config.version_policy.latest.num_versions = spec.versions_served

@@ -24,11 +24,13 @@ class TritonPythonModel:
             raise RuntimeError(f"ONNX Runtime could not use {providers[0]} (has {self.session.get_providers()}); "
                                f"on CUDA machines install medxai[gpu]")
         self.input_name = config["input"][0]["name"]
-        self.output_name = config["output"][0]["name"]
+        self.output_names = [output["name"] for output in config["output"]]  # probabilities (and ood_score)
 
     def execute(self, requests: list) -> list:
         arrays = [pb_utils.get_input_tensor_by_name(request, self.input_name).as_numpy() for request in requests]
-        outputs = self.session.run([self.output_name], {self.input_name: np.concatenate(arrays)})[0]
-        ends = np.cumsum([len(array) for array in arrays])
-        return [pb_utils.InferenceResponse([pb_utils.Tensor(self.output_name, part)])
-                for part in np.split(outputs, ends[:-1])]
+        outputs = self.session.run(self.output_names, {self.input_name: np.concatenate(arrays)})
+        ends = np.cumsum([len(array) for array in arrays])[:-1]
+        parts = [np.split(output, ends) for output in outputs]
+        return [pb_utils.InferenceResponse([pb_utils.Tensor(name, part[i])
+                                            for name, part in zip(self.output_names, parts)])
+                for i in range(len(arrays))]

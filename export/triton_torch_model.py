@@ -28,14 +28,17 @@ class TritonPythonModel:
         self.model = torch.jit.load(path, map_location=self.device).eval()
         self.bf16 = resolve(parameters.get("precision", "auto"), self.device) == "bf16"
         self.input_name = config["input"][0]["name"]
-        self.output_name = config["output"][0]["name"]
+        self.output_names = [output["name"] for output in config["output"]]  # probabilities (and ood_score)
 
     def execute(self, requests: list) -> list:
         parts = [from_dlpack(pb_utils.get_input_tensor_by_name(request, self.input_name).to_dlpack())
                  for request in requests]
         batch = torch.cat(parts).to(self.device, non_blocking=True)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            outputs = self.model(batch).float()  # autocast applies to the traced graph's ops at run time
+            outputs = self.model(batch)  # autocast applies to the traced graph's ops at run time
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         sizes = [len(part) for part in parts]
-        return [pb_utils.InferenceResponse([pb_utils.Tensor.from_dlpack(self.output_name, to_dlpack(part.contiguous()))])
-                for part in outputs.split(sizes)]
+        split = [output.float().split(sizes) for output in outputs]
+        return [pb_utils.InferenceResponse([pb_utils.Tensor.from_dlpack(name, to_dlpack(pieces[i].contiguous()))
+                                            for name, pieces in zip(self.output_names, split)])
+                for i in range(len(parts))]

@@ -73,20 +73,26 @@ class TritonClient:
         self._max_batch = None
 
     def infer(self, images: np.ndarray) -> np.ndarray:
-        """Outputs [N,C] for images [N,3,H,W], split into requests of at most the model's max batch size."""
-        chunk = self.max_batch_size()
-        return np.concatenate([self._infer_batch(images[start:start + chunk])
-                               for start in range(0, len(images), chunk)])
+        """Probabilities [N,C] (the first output) for images [N,3,H,W], split into requests of at most the model's
+        max batch size."""
+        return self.infer_outputs(images)[self.metadata()["outputs"][0]["name"]]
 
-    def _infer_batch(self, images: np.ndarray) -> np.ndarray:
-        spec, output = self.metadata()["inputs"][0], self.metadata()["outputs"][0]
+    def infer_outputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output the model declares (probabilities [N,C]; `ood_score` [N,1] where the model has a scope),
+        by name, for images [N,3,H,W]."""
+        chunk = self.max_batch_size()
+        parts = [self._infer_batch(images[start:start + chunk]) for start in range(0, len(images), chunk)]
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+    def _infer_batch(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        spec, outputs = self.metadata()["inputs"][0], [output["name"] for output in self.metadata()["outputs"]]
         pixels = as_datatype(images, spec["datatype"])
         tensor = grpcclient.InferInput(spec["name"], list(pixels.shape), spec["datatype"])
         tensor.set_data_from_numpy(pixels)
         result = self._call(lambda: self._client.infer(
-            self.model, [tensor], self.version, outputs=[grpcclient.InferRequestedOutput(output["name"])],
+            self.model, [tensor], self.version, outputs=[grpcclient.InferRequestedOutput(name) for name in outputs],
             client_timeout=self.timeout_s))
-        return result.as_numpy(output["name"])
+        return {name: result.as_numpy(name) for name in outputs}
 
     def close(self) -> None:
         self._client.close()

@@ -25,14 +25,36 @@ class Image(_message.Message):
     def __init__(self, encoded: _Optional[bytes] = ..., array: _Optional[_Union[RawArray, _Mapping]] = ...) -> None: ...
 
 class PredictRequest(_message.Message):
-    __slots__ = ("image", "model", "version")
+    __slots__ = ("image", "model", "version", "allow_out_of_scope")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_OUT_OF_SCOPE_FIELD_NUMBER: _ClassVar[int]
     image: Image
     model: str
     version: str
-    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., model: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+    allow_out_of_scope: bool
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., allow_out_of_scope: _Optional[bool] = ...) -> None: ...
+
+class Scope(_message.Message):
+    __slots__ = ("in_scope", "reason", "ood_score", "threshold", "prediction_set", "alpha", "refer", "research_only")
+    IN_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    OOD_SCORE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_SET_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    REFER_FIELD_NUMBER: _ClassVar[int]
+    RESEARCH_ONLY_FIELD_NUMBER: _ClassVar[int]
+    in_scope: bool
+    reason: str
+    ood_score: float
+    threshold: float
+    prediction_set: _containers.RepeatedScalarFieldContainer[str]
+    alpha: float
+    refer: str
+    research_only: bool
+    def __init__(self, in_scope: _Optional[bool] = ..., reason: _Optional[str] = ..., ood_score: _Optional[float] = ..., threshold: _Optional[float] = ..., prediction_set: _Optional[_Iterable[str]] = ..., alpha: _Optional[float] = ..., refer: _Optional[str] = ..., research_only: _Optional[bool] = ...) -> None: ...
 
 class ClassProbability(_message.Message):
     __slots__ = ("name", "probability")
@@ -43,30 +65,34 @@ class ClassProbability(_message.Message):
     def __init__(self, name: _Optional[str] = ..., probability: _Optional[float] = ...) -> None: ...
 
 class Prediction(_message.Message):
-    __slots__ = ("probabilities", "predicted", "target", "input_warnings")
+    __slots__ = ("probabilities", "predicted", "target", "input_warnings", "scope")
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     PREDICTED_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     INPUT_WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
     probabilities: _containers.RepeatedCompositeFieldContainer[ClassProbability]
     predicted: int
     target: int
     input_warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, probabilities: _Optional[_Iterable[_Union[ClassProbability, _Mapping]]] = ..., predicted: _Optional[int] = ..., target: _Optional[int] = ..., input_warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    scope: Scope
+    def __init__(self, probabilities: _Optional[_Iterable[_Union[ClassProbability, _Mapping]]] = ..., predicted: _Optional[int] = ..., target: _Optional[int] = ..., input_warnings: _Optional[_Iterable[str]] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "version", "checkpoint_sha256", "class_names", "image_size")
+    __slots__ = ("name", "version", "checkpoint_sha256", "class_names", "image_size", "intended_use")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_SHA256_FIELD_NUMBER: _ClassVar[int]
     CLASS_NAMES_FIELD_NUMBER: _ClassVar[int]
     IMAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INTENDED_USE_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     checkpoint_sha256: str
     class_names: _containers.RepeatedScalarFieldContainer[str]
     image_size: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., checkpoint_sha256: _Optional[str] = ..., class_names: _Optional[_Iterable[str]] = ..., image_size: _Optional[int] = ...) -> None: ...
+    intended_use: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., checkpoint_sha256: _Optional[str] = ..., class_names: _Optional[_Iterable[str]] = ..., image_size: _Optional[int] = ..., intended_use: _Optional[str] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
     __slots__ = ("request_id", "prediction", "model", "seconds")
@@ -108,7 +134,7 @@ class LimeSettings(_message.Message):
     def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., segmentation: _Optional[str] = ...) -> None: ...
 
 class ExplainRequest(_message.Message):
-    __slots__ = ("image", "model", "version", "target", "methods", "ig", "lime", "fusion_weights", "faithfulness", "overlays", "fusion_rule")
+    __slots__ = ("image", "model", "version", "target", "methods", "ig", "lime", "fusion_weights", "faithfulness", "overlays", "fusion_rule", "allow_out_of_scope")
     class FusionWeightsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +153,7 @@ class ExplainRequest(_message.Message):
     FAITHFULNESS_FIELD_NUMBER: _ClassVar[int]
     OVERLAYS_FIELD_NUMBER: _ClassVar[int]
     FUSION_RULE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_OUT_OF_SCOPE_FIELD_NUMBER: _ClassVar[int]
     image: Image
     model: str
     version: str
@@ -138,7 +165,8 @@ class ExplainRequest(_message.Message):
     faithfulness: bool
     overlays: bool
     fusion_rule: str
-    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., target: _Optional[int] = ..., methods: _Optional[_Iterable[str]] = ..., ig: _Optional[_Union[IntegratedGradientsSettings, _Mapping]] = ..., lime: _Optional[_Union[LimeSettings, _Mapping]] = ..., fusion_weights: _Optional[_Mapping[str, float]] = ..., faithfulness: _Optional[bool] = ..., overlays: _Optional[bool] = ..., fusion_rule: _Optional[str] = ...) -> None: ...
+    allow_out_of_scope: bool
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., target: _Optional[int] = ..., methods: _Optional[_Iterable[str]] = ..., ig: _Optional[_Union[IntegratedGradientsSettings, _Mapping]] = ..., lime: _Optional[_Union[LimeSettings, _Mapping]] = ..., fusion_weights: _Optional[_Mapping[str, float]] = ..., faithfulness: _Optional[bool] = ..., overlays: _Optional[bool] = ..., fusion_rule: _Optional[str] = ..., allow_out_of_scope: _Optional[bool] = ...) -> None: ...
 
 class Map(_message.Message):
     __slots__ = ("method", "shape", "data", "overlay_png", "diagnostics", "seconds", "undefined")

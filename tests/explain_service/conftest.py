@@ -88,9 +88,22 @@ def held_out(phantom_dir) -> list[tuple[bytes, np.ndarray, str]]:
 
 
 @pytest.fixture(scope="session")
-def lesion_image(held_out) -> bytes:
-    """A held-out phantom as PNG bytes."""
-    return held_out[0][0]
+def lesion_image(held_out, trained_checkpoint) -> bytes:
+    """A held-out phantom as PNG bytes: the first within the model's intended use (its OOD score at most the
+    threshold; about 1 in 100 of its own kind is not), since out-of-scope images get no maps."""
+    import torch
+    from medxai.checkpoint import load_checkpoint
+    from medxai.data import read_image
+    from medxai.data.dataset import to_model_input
+    from medxai.scope import Scope
+    from medxai.scope.fit import probabilities_and_ood
+    model, info = load_checkpoint(trained_checkpoint)
+    scope = Scope.from_dict(info.scope)
+    for encoded, _, _ in held_out:
+        pixels = to_model_input(read_image(encoded), info.image_size)[None]
+        if float(probabilities_and_ood(model, scope, pixels)[1][0]) <= scope.threshold:
+            return encoded
+    raise AssertionError("no held-out phantom is within the model's intended use")
 
 
 def certificates(folder: Path) -> dict[str, Path]:
