@@ -41,6 +41,13 @@ class Case:
     maps: dict[str, ReviewedMap] = field(default_factory=dict)
     complete: bool = False
     curves: dict[str, dict] = field(default_factory=dict)
+    scope: dict = field(default_factory=dict)
+    """in_scope, reason, prediction_set, refer, research_only, intended_use: from the service ({} from services
+    older than scopes)."""
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.scope.get("in_scope") is False
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -54,8 +61,15 @@ class Case:
             self.model = {"name": event.model.name, "version": event.model.version, "class_names": names,
                           "image_size": event.model.image_size}
             self.probabilities = {p.name: p.probability for p in event.prediction.probabilities}
-            self.predicted = names[event.prediction.predicted]
+            self.predicted = names[event.prediction.predicted] if self.probabilities else ""
             self.target = event.prediction.target
+            if event.prediction.HasField("scope"):
+                scope = event.prediction.scope
+                self.scope = {"in_scope": scope.in_scope, "reason": scope.reason,
+                              "prediction_set": list(scope.prediction_set), "refer": scope.refer,
+                              "research_only": scope.research_only, "intended_use": event.model.intended_use}
+        if not event.HasField("map"):  # outside the intended use: no map comes
+            return
         self.maps[event.map.method] = ReviewedMap(event.map.method, map_values(event.map),
                                                   dict(event.map.diagnostics), event.map.seconds,
                                                   dict(event.map.undefined))

@@ -84,11 +84,13 @@ class Predictor:
         self._stub = pb_grpc.ExplainServiceStub(self._channel)
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        """Probabilities [C] of one HxWx3 float32 image in [0, 1]."""
+        """Probabilities [C] of one HxWx3 float32 image in [0, 1]. Deletion and insertion curves send images no
+        scanner makes (half-erased ones): they are answered even outside the intended use (research_only)."""
         array = pb.RawArray(data=np.ascontiguousarray(pixels, dtype="<f4").tobytes(), shape=list(pixels.shape),
                             dtype="float32")
         try:
-            reply = self._stub.Predict(pb.PredictRequest(image=pb.Image(array=array), version=self.version),
+            reply = self._stub.Predict(pb.PredictRequest(image=pb.Image(array=array), version=self.version,
+                                                        allow_out_of_scope=True),
                                        timeout=PREDICT_TIMEOUT_S, metadata=_metadata(self.settings))
         except grpc.RpcError as exc:
             raise problem(exc, self.settings) from None

@@ -50,6 +50,14 @@ class Explanation(Model):
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     """Per method, the map as float32 HxW in [0, 1] at the model's input size; the fused map is 'fusion'."""
     diagnostics: dict[str, dict[str, float]] = field(default_factory=dict)
+    in_scope: bool = True
+    """False: outside the model's intended use (`scope_reason` says why); no probabilities and no maps came."""
+    scope_reason: str = ""
+    prediction_set: list[str] = field(default_factory=list)
+    """The classes conformal prediction cannot rule out at error rate `alpha`, most probable first."""
+    alpha: float = 0.0
+    refer: str = ""
+    intended_use: str = ""
 
     @property
     def ig_completeness_gap(self) -> float | None:
@@ -101,17 +109,23 @@ def explain_dicom(settings: ServiceSettings, dicom: bytes, version: str = "") ->
     try:
         for _, event in stream(settings.address, request, settings.token, settings.tls_ca, settings.timeout_s):
             if result is None:
-                names = list(event.model.class_names)
+                names, scope = list(event.model.class_names), event.prediction.scope
+                in_scope = not event.prediction.HasField("scope") or scope.in_scope
                 result = Explanation(
                     model_name=event.model.name, model_version=event.model.version,
                     checkpoint_sha256=event.model.checkpoint_sha256, class_names=names, request_id=event.request_id,
                     probabilities={p.name: float(p.probability) for p in event.prediction.probabilities},
-                    predicted=names[event.prediction.predicted], target=names[event.prediction.target])
+                    predicted=names[event.prediction.predicted] if in_scope else "",
+                    target=names[event.prediction.target] if in_scope else "", in_scope=in_scope,
+                    scope_reason=scope.reason, prediction_set=list(scope.prediction_set), alpha=scope.alpha,
+                    refer=scope.refer, intended_use=event.model.intended_use)
+            if not event.HasField("map"):  # outside the intended use: the one event has no map
+                continue
             saliency = np.frombuffer(event.map.data, dtype=np.uint8).reshape(tuple(event.map.shape))
             result.maps[event.map.method] = (saliency / np.float32(255)).astype(np.float32)
             result.diagnostics[event.map.method] = dict(event.map.diagnostics)
     except grpc.RpcError as exc:
         raise _failure(settings, exc) from None
-    if result is None:
+    if result is None or (result.in_scope and not result.maps):
         raise UserError(f"the explain service at {settings.address} sent no map.")
     return result

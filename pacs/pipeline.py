@@ -114,8 +114,16 @@ def process(gateway: Gateway, source: Dataset) -> dict:
     results = result_objects(source, explanations, sanity, frames)
     store(gateway.pacs, results, names["study_uid"])
     per_frame = {"frames": len(frames), "findings": [e.predicted for e in explanations]} if frames else {}
+    outside = [e for e in explanations if not e.in_scope]
+    if outside:  # results were written (a report and a capture that say why): the audit says what they say
+        return gateway.audit.write(
+            "out-of-scope", **names, **identity, request_id=explanation.request_id, reason=outside[0].scope_reason,
+            intended_use=explanation.intended_use, **per_frame,
+            results=[{"sop_class_uid": str(r.SOPClassUID), "sop_instance_uid": str(r.SOPInstanceUID)}
+                     for r in results], seconds=round(time.perf_counter() - start, 3))
     return gateway.audit.write(
         "explained", **names, **identity, request_id=explanation.request_id, finding=explanation.predicted,
+        prediction_set=explanation.prediction_set,
         sanity_check_passed=sanity, **per_frame,
         results=[{"sop_class_uid": str(r.SOPClassUID), "sop_instance_uid": str(r.SOPInstanceUID)} for r in results],
         seconds=round(time.perf_counter() - start, 3))

@@ -3,6 +3,8 @@
   has plane geometry;
 - one Secondary Capture with the fused overlay and the finding burnt in (one per frame of a multi-frame image);
 - one Comprehensive SR (TID 1500), which says when Parametric Maps were not written and why.
+A source outside the model's intended use (any of its frames) gets no Parametric Map: one Secondary Capture and
+the report, both saying "not assessed" and why.
 """
 
 from pydicom.dataset import Dataset
@@ -24,6 +26,11 @@ def result_objects(source: Dataset, explanation: Explanation | list[Explanation]
     if frames is not None and len(frames) != len(explanations):
         raise ValueError(f"{len(explanations)} explanations for {len(frames)} frames")
     number = int(source.get("InstanceNumber") or 1)
+    if not all(each.in_scope for each in explanations):
+        outside = next(each for each in explanations if not each.in_scope)
+        return [secondary_capture(source, outside, number, (1, frames[0]) if frames else None),
+                structured_report(source, [outside], number, parametric_maps_written=False,
+                                  sanity_passed=sanity_passed)]
     maps = list(explanations[0].maps) if has_plane_geometry(source) else []
     results: list[Dataset] = [parametric_map(source, explanations, method, number) for method in maps]
     if frames:

@@ -41,8 +41,14 @@ def overlay(source: Dataset, saliency: np.ndarray) -> np.ndarray:
 
 
 def caption(explanation: Explanation) -> str:
+    """The burnt-in text: the finding (or, outside the intended use, that there is none and why), the referral
+    when the prediction set holds several classes, and the model."""
+    model = f"medxai {explanation.model_version}, not for diagnosis"
+    if not explanation.in_scope:
+        return f"AI: not assessed\n{explanation.scope_reason}\n{model}"
     probability = explanation.probabilities[explanation.target]
-    return f"AI: {explanation.target} {probability:.0%}\nmedxai {explanation.model_version}, not for diagnosis"
+    refer = f"\n{explanation.refer}" if explanation.refer else ""
+    return f"AI: {explanation.target} {probability:.0%}{refer}\n{model}"
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -52,45 +58,53 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def annotate(pixels: np.ndarray, text: str, scale_label: str = "map") -> np.ndarray:
+def annotate(pixels: np.ndarray, text: str, scale_label: str | None = "map") -> np.ndarray:
     """The image with a colour bar (0 at the bottom, 1 at the top, in the overlay's colours) beside it and the
     caption in a band below it, on black: nothing is drawn over the image, whose pixels stay at (0, 0) onwards.
     The text's size follows the image's (1/24 of its shorter side, at least 10 px), and the canvas widens when the
-    caption needs more room than the image gives (a 64 px image), so the caption is always whole."""
+    caption needs more room than the image gives (a 64 px image), so the caption is always whole. No colour bar
+    when `scale_label` is None (no map is shown)."""
     rows, columns = pixels.shape[:2]
     size = max(10, min(rows, columns) // 24)
     font, pad = _font(size), max(2, size // 4)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     text_box = measure.multiline_textbbox((0, 0), text, font=font, spacing=pad)
-    labels = ("1", "0", scale_label)
+    labels = ("1", "0", scale_label or "")
     label_width = max(measure.textbbox((0, 0), label, font=font)[2] for label in labels)
-    bar = max(size, columns // 32)
+    bar = max(size, columns // 32) if scale_label is not None else 0
     width = max(columns + 3 * pad + bar + label_width, text_box[2] + 2 * pad)
     band = text_box[3] + 2 * pad
     canvas = Image.new("RGB", (width, max(rows, 3 * (size + pad)) + band), (0, 0, 0))
     canvas.paste(Image.fromarray(pixels), (0, 0))
     bar_height = max(rows, 3 * (size + pad))
-    ramp = np.linspace(1.0, 0.0, bar_height)[:, None].repeat(bar, axis=1)
-    colours = (255 * colormaps[COLOUR_MAP](ramp)[..., :3]).round().astype(np.uint8)
-    left = columns + pad
-    canvas.paste(Image.fromarray(colours), (left, 0))
     draw = ImageDraw.Draw(canvas)
-    draw.text((left + bar + pad, 0), "1", fill=(255, 255, 255), font=font)
-    draw.text((left + bar + pad, bar_height - size - pad), "0", fill=(255, 255, 255), font=font)
-    draw.text((left + bar + pad, bar_height // 2 - size // 2), scale_label, fill=(255, 255, 255), font=font)
+    if scale_label is not None:
+        ramp = np.linspace(1.0, 0.0, bar_height)[:, None].repeat(bar, axis=1)
+        colours = (255 * colormaps[COLOUR_MAP](ramp)[..., :3]).round().astype(np.uint8)
+        left = columns + pad
+        canvas.paste(Image.fromarray(colours), (left, 0))
+        draw.text((left + bar + pad, 0), "1", fill=(255, 255, 255), font=font)
+        draw.text((left + bar + pad, bar_height - size - pad), "0", fill=(255, 255, 255), font=font)
+        draw.text((left + bar + pad, bar_height // 2 - size // 2), scale_label, fill=(255, 255, 255), font=font)
     draw.multiline_text((pad, bar_height + pad), text, fill=(255, 255, 0), font=font, spacing=pad)
     return np.asarray(canvas)
 
 
 def secondary_capture(source: Dataset, explanation: Explanation, instance_number: int,
                       frame: tuple[int, Dataset] | None = None) -> hd.sc.SCImage:
-    """The fused map (or the last map sent) over the source, caption burnt in, in a series of the source's study.
+    """The fused map (or the last map sent) over the source, caption burnt in, in a series of the source's study;
+    for a source outside the model's intended use, the source alone with "not assessed" and the reason.
     `frame`: (frame number from 1, that frame as a single-frame image: `frames.frame_image`) for a multi-frame
     source, whose capture is drawn on that frame and references it by Referenced Frame Number."""
     shown = frame[1] if frame else source
-    method = "fusion" if "fusion" in explanation.maps else list(explanation.maps)[-1]
-    pixels = annotate(overlay(shown, at_source_grid(explanation.maps[method], shown)), caption(explanation),
-                      "fused" if method == "fusion" else method)
+    if explanation.in_scope:
+        method = "fusion" if "fusion" in explanation.maps else list(explanation.maps)[-1]
+        pixels = annotate(overlay(shown, at_source_grid(explanation.maps[method], shown)), caption(explanation),
+                          "fused" if method == "fusion" else method)
+        derivation = f"{method} map of {explanation.target} over the source image"
+    else:  # outside the intended use: the image as a viewer shows it, no map, the reason where a finding would be
+        pixels = annotate((255 * display_pixels(shown)).round().astype(np.uint8), caption(explanation), None)
+        derivation = "not assessed: outside the model's intended use"
     spacing = shown.get("PixelSpacing") or shown.get("ImagerPixelSpacing")
     orientation = patient_orientation(shown)
     result = hd.sc.SCImage.from_ref_dataset(
@@ -104,6 +118,6 @@ def secondary_capture(source: Dataset, explanation: Explanation, instance_number
     result.BurnedInAnnotation = "YES"
     result.ImageType = ["DERIVED", "SECONDARY"]
     provenance.describe_series(result, source, "overlay")
-    result.DerivationDescription = f"{method} map of {explanation.target} over the source image"[:1024]
+    result.DerivationDescription = derivation[:1024]
     provenance.copy_laterality(provenance.stamp(result, explanation), source)
     return reference_source(result, source, frame[0] if frame else None)

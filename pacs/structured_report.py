@@ -10,7 +10,11 @@ The report's one Measurement Group (TID 1410, planar ROI measurements and qualit
 - the trust numbers, where the service sent them, each with what it means: the IG completeness gap in percent
   and whether it is within the 5 % tolerance IG is run to; LIME's surrogate R² to 0.01; the release gate's
   model-randomisation sanity check of the served version (passed, failed or not known);
-- the result objects that were not written and why (a source without plane geometry gets no Parametric Map).
+- the result objects that were not written and why (a source without plane geometry gets no Parametric Map);
+- the conformal prediction set: one evaluation per class it holds ("refer" when there are several).
+A source outside the model's intended use gets a report with one image-level group (TID 1501) instead: not
+assessed, outside intended use, the OOD score and threshold when the score decided it; no finding, no
+probabilities.
 The group's algorithm (TID 4019, said once for every measurement in it) names the model, its version and the checkpoint's SHA-256. Every container is SEPARATE
 (Continuity of Content, PS3.3 C.17.3.2.3): renderers such as DCMTK's dsr2html then name each value instead of
 running them together as one sentence.
@@ -41,6 +45,13 @@ LIME_R2 = hd.sr.CodedConcept("LIMER2", SCHEME, "LIME surrogate R2 (0-1: how well
 NOT_WRITTEN = hd.sr.CodedConcept("NOTWRITTEN", SCHEME, "Result object not written")
 NO_GEOMETRY = hd.sr.CodedConcept("NOGEOMETRY", SCHEME, "Parametric Map: source has no plane geometry")
 SANITY = hd.sr.CodedConcept("SANITY", SCHEME, "Model randomisation sanity check")
+PREDICTION_SET = hd.sr.CodedConcept("PREDSET", SCHEME, "In the conformal prediction set")
+REFER = hd.sr.CodedConcept("REFER", SCHEME, "Refer: the model cannot separate the set's classes")
+ASSESSMENT = hd.sr.CodedConcept("ASSESSED", SCHEME, "AI assessment")
+NOT_ASSESSED = hd.sr.CodedConcept("OUTOFSCOPE", SCHEME, "Not assessed: outside intended use")
+NOT_ASSESSED_BY_TAGS = hd.sr.CodedConcept("TAGSREFUSED", SCHEME, "DICOM tags contradict the intended use")
+OOD_SCORE = hd.sr.CodedConcept("OODSCORE", SCHEME, "Out-of-distribution score")
+OOD_THRESHOLD = hd.sr.CodedConcept("OODTHRESH", SCHEME, "Out-of-distribution threshold")
 SANITY_VALUES = {True: hd.sr.CodedConcept("PASSED", SCHEME, "Passed"),
                  False: hd.sr.CodedConcept("FAILED", SCHEME, "Failed"),
                  None: hd.sr.CodedConcept("UNKNOWN", SCHEME, "Not known (no release record)")}
@@ -66,9 +77,12 @@ def structured_report(source: Dataset, explanations: list[Explanation], instance
         parameters=[f"checkpoint sha256 {explanation.checkpoint_sha256}"]
         + ([f"target {explanation.target}"] if len({e.target for e in explanations}) == 1 else []),
         manufacturer=provenance.MANUFACTURER)
-    groups = [measurement_group(source, each, algorithm, parametric_maps_written, sanity_passed,
-                                (index + 1, frames[index]) if frames else None)
-              for index, each in enumerate(explanations)]
+    if not all(each.in_scope for each in explanations):
+        groups = [not_assessed_group(source, next(e for e in explanations if not e.in_scope), algorithm)]
+    else:
+        groups = [measurement_group(source, each, algorithm, parametric_maps_written, sanity_passed,
+                                    (index + 1, frames[index]) if frames else None)
+                  for index, each in enumerate(explanations)]
     device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
@@ -109,6 +123,10 @@ def measurement_group(source: Dataset, explanation: Explanation, algorithm: hd.s
         measurements.append(hd.sr.Measurement(name=LIME_R2, value=round(float(r2), 2), unit=unit))
     if not parametric_maps_written:
         evaluations.append(hd.sr.QualitativeEvaluation(NOT_WRITTEN, NO_GEOMETRY))
+    evaluations += [hd.sr.QualitativeEvaluation(PREDICTION_SET, class_code(explanation, name))
+                    for name in explanation.prediction_set]
+    if len(explanation.prediction_set) > 1:
+        evaluations.append(hd.sr.QualitativeEvaluation(ASSESSMENT, REFER))
     tracking = "tracking" if frame is None else f"tracking/frame {frame[0]}"
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
@@ -117,6 +135,24 @@ def measurement_group(source: Dataset, explanation: Explanation, algorithm: hd.s
         referenced_region=region(source, explanation, frame),
         finding_type=class_code(explanation, explanation.predicted),
         algorithm_id=algorithm, measurements=measurements, qualitative_evaluations=evaluations)
+
+
+def not_assessed_group(source: Dataset, explanation: Explanation, algorithm: hd.sr.AlgorithmIdentification
+                       ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """The image-level group (TID 1501) of a source outside the model's intended use: why, in codes and numbers
+    (the OOD score and its threshold, parsed from the service's reason when the score decided it)."""
+    import re
+    numbers = re.search(r"OOD score ([-\d.e+]+), threshold ([-\d.e+]+)", explanation.scope_reason)
+    measurements = [] if numbers is None else [
+        hd.sr.Measurement(name=OOD_SCORE, value=float(numbers[1]), unit=codes.UCUM.NoUnits),
+        hd.sr.Measurement(name=OOD_THRESHOLD, value=float(numbers[2]), unit=codes.UCUM.NoUnits)]
+    evaluations = [hd.sr.QualitativeEvaluation(ASSESSMENT, NOT_ASSESSED)]
+    if numbers is None:
+        evaluations.append(hd.sr.QualitativeEvaluation(NOT_ASSESSED, NOT_ASSESSED_BY_TAGS))
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=provenance.result_uid(source, explanation, "tracking"),
+                                                     identifier="medxai: not assessed"),
+        algorithm_id=algorithm, measurements=measurements or None, qualitative_evaluations=evaluations)
 
 
 def region(source: Dataset, explanation: Explanation, frame: tuple[int, Dataset] | None = None) -> hd.sr.ImageRegion:

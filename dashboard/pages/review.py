@@ -47,6 +47,8 @@ def pacs_case() -> Case | None:
             st.warning(f"Not explained: {image.not_explained}")
         elif stored is None:
             st.caption("None yet: `medxai pacs explain` or the PACS gateway writes them.")
+        elif not stored.probabilities:
+            st.error("The stored report says: not assessed, outside the model's intended use.")
         else:
             st.caption(" · ".join(stored.software_versions))
             st.dataframe(pd.DataFrame({"class": list(stored.probabilities),
@@ -125,6 +127,17 @@ def show_maps(area, case: Case, shown: list[str], opacity: float, image) -> None
 
 
 def show_prediction(case: Case) -> None:
+    """The answer, under a banner when the image is outside the model's intended use (then no answer at all) or
+    when the prediction set holds several classes (refer)."""
+    if case.out_of_scope:
+        st.error(f"**Not assessed: {case.scope['reason']}.** This model is for "
+                 f"{case.scope.get('intended_use') or 'other images'}; no diagnosis and no heat map are given.")
+        return
+    if case.scope.get("refer"):
+        st.warning(f"**{case.scope['refer'][0].upper()}{case.scope['refer'][1:]}** (conformal prediction set: "
+                   f"{', '.join(case.scope['prediction_set'])}).")
+    if not case.probabilities:
+        return
     left, right = st.columns([1, 2])
     left.metric("Prediction", case.predicted, f"{100 * case.probabilities[case.predicted]:.1f} %",
                 delta_color="off")
@@ -194,4 +207,5 @@ if not case.complete:
 with prediction_area.container():
     show_prediction(case)
 show_maps(maps_area, case, shown, opacity, image)
-show_curves(case, shown)
+if not case.out_of_scope:
+    show_curves(case, shown)

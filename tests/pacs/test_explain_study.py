@@ -43,8 +43,8 @@ def test_study_explained_into_the_pacs(pacs_settings, service, repository, held_
     store(pacs_settings, sources, study_uid)
     audit = tmp_path / "audit.jsonl"
     assert explain_study(pacs_settings, service, repository, study_uid, audit) == {
-        "study_uid": study_uid, "images": 3, "other_objects": 0, "explained": 3, "already-explained": 0,
-        "not-explained": 0, "failed": 0}
+        "study_uid": study_uid, "images": 3, "other_objects": 0, "explained": 3, "out-of-scope": 0,
+        "already-explained": 0, "not-explained": 0, "failed": 0}
 
     stored = retrieve(pacs_settings, study_uid)
     assert len(stored) == 3 + 2 * 4 + 3 * 2  # sources, 4 maps for CT and MR, a capture and a report each
