@@ -166,7 +166,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             raise UserError(str(exc)) from None
         images = [o for o in outcomes if o["outcome"] != "not-explained" or o["set_aside"]]
         counts = {name: sum(o["outcome"] == name for o in images)
-                  for name in ("explained", "already-explained", "not-explained", "failed")}
+                  for name in ("explained", "out-of-scope", "already-explained", "not-explained", "failed")}
         typer.echo(json.dumps({"study_uid": study, "images": len(images), "other_objects": len(outcomes) - len(images)}
                               | counts))
         if unexplained := counts["not-explained"] + counts["failed"]:

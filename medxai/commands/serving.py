@@ -35,6 +35,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                              "check on the first 8)."),
         shortcut_check: str = typer.Option("refuse", help="When the model's evidence lies outside the sample "
                                                           "images' expert regions: refuse, warn or off."),
+        scope_check: str = typer.Option("refuse", help="When the model's out-of-distribution detector accepts "
+                                                       "images it was never meant for (other phantoms, noise, flat "
+                                                       "images): refuse, warn or off."),
         tolerance: float = typer.Option(1e-4, help="Largest allowed |difference| of probabilities vs PyTorch."),
         tensorrt_fp16: bool = typer.Option(False, help="GPU config: TensorRT FP16 execution accelerator."),
         precision: str = precision_option(),
@@ -47,7 +50,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         result = export_checkpoint(checkpoint, repository, name, version=version, target=target, overwrite=force,
                                    enforce_gate=not force, input_dtype=input_dtype, data=data, samples=samples,
                                    tolerance=tolerance, tensorrt_fp16=tensorrt_fp16, gpu_precision=precision,
-                                   shortcut_check=shortcut_check, log=typer.echo)
+                                   shortcut_check=shortcut_check, scope_check_mode=scope_check, log=typer.echo)
         typer.echo(json.dumps(result.summary()))
 
     @triton_app.command("serve")
