@@ -66,14 +66,21 @@ def explain_to_folder(address: str, image: Path, out: Path, methods: list[str], 
     for elapsed, event in stream(address, explain_request(image, methods), token, tls_ca):
         if "prediction" not in summary:
             probabilities = {p.name: round(p.probability, 4) for p in event.prediction.probabilities}
+            scope = event.prediction.scope
             summary |= {"request_id": event.request_id, "prediction": probabilities,
-                        "predicted": event.model.class_names[event.prediction.predicted],
+                        "predicted": event.model.class_names[event.prediction.predicted] if probabilities else None,
+                        "scope": {"in_scope": scope.in_scope, "reason": scope.reason,
+                                  "prediction_set": list(scope.prediction_set), "refer": scope.refer},
                         "model": {"name": event.model.name, "version": event.model.version,
                                   "checkpoint_sha256": event.model.checkpoint_sha256}}
             if event.prediction.input_warnings:
                 summary["input_warnings"] = list(event.prediction.input_warnings)
             for note in event.prediction.input_warnings:
                 log(f"warning: {note}")
+            if not scope.in_scope:
+                log(f"not assessed: {scope.reason}")
+        if not event.HasField("map"):  # outside the intended use: no maps come
+            continue
         summary["maps"].append(save_event(event, out) | {"received_after_s": round(elapsed, 3)})
         log(f"{event.map.method:8s} received after {elapsed:6.2f} s")
     (out / "response.json").write_text(json.dumps(summary, indent=2))

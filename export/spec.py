@@ -91,6 +91,7 @@ def scope_parameters(scope: dict) -> dict[str, str]:
         parameters["ood_threshold"] = repr(float(scope["ood"]["threshold"]))
     conformal = scope.get("conformal") or {}
     if conformal.get("quantile") is not None:
+        parameters["conformal_method"] = str(conformal.get("method", "lac"))
         parameters["conformal_alpha"] = repr(float(conformal["alpha"]))
         parameters["conformal_quantile"] = repr(float(conformal["quantile"]))
     return parameters

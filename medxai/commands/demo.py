@@ -48,7 +48,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         step("evaluate")
         metrics = evaluate(checkpoint, data, workdir / "evaluation", split="test", max_explained=explained_images)
         step("explain")
-        image = next(record.source for record in load_dataset(data).records if record.split == "test")
+        image = _in_scope_image(checkpoint, [r.source for r in load_dataset(data).records if r.split == "test"])
         explained = explain_file(checkpoint, image, workdir / "explained", list(DEFAULT_METHODS))
         served = None
         if serve:
@@ -90,9 +90,38 @@ def summary_lines(report: dict) -> list[str]:
         verdict = "passed" if not refusals else "released with warnings: " + "; ".join(refusals)
         lines.append(f"release gate: {verdict}")
         arrivals = ", ".join(f"{method} {seconds:.2f} s" for method, seconds in served["received_after_s"].items())
-        lines.append(f"served: predicted {served['prediction']}; maps streamed after {arrivals}")
+        lines.append(f"served: predicted {served['prediction']} (prediction set: "
+                     f"{', '.join(served['prediction_set']) or '-'}); maps streamed after {arrivals}")
+        if served.get("out_of_scope_example"):
+            lines.append(f"served, a vertebra CT (pydicom's CT_small.dcm): {served['out_of_scope_example']}")
     lines.append("seconds: " + ", ".join(f"{step} {seconds}" for step, seconds in report["seconds"].items()))
     return lines
+
+
+def _in_scope_image(checkpoint: Path, images: list[Path]) -> Path:
+    """The first of `images` within the model's intended use (about 1 in 100 of its own kind is not)."""
+    from training.evaluate import predict
+    answers = predict(checkpoint, images[:16])
+    return next((Path(a["image"]) for a in answers if a.get("scope", {}).get("in_scope")), Path(images[0]))
+
+
+def _out_of_scope_example(address: str) -> str:
+    """What the service answers for pydicom's vertebra CT (a file pydicom ships): the reason it is refused, or
+    the diagnosis it gave."""
+    from pydicom.data import get_testdata_file
+
+    from explain_service.client import channel
+    from explain_service.protos import explain_pb2 as pb
+    from explain_service.protos import explain_pb2_grpc as pb_grpc
+    with channel(address) as open_channel:
+        reply = pb_grpc.ExplainServiceStub(open_channel).Predict(
+            pb.PredictRequest(image=pb.Image(encoded=Path(get_testdata_file("CT_small.dcm")).read_bytes())),
+            timeout=60)
+    scope = reply.prediction.scope
+    if not scope.in_scope:
+        return f"not assessed: {scope.reason}"
+    top = max(reply.prediction.probabilities, key=lambda p: p.probability)
+    return f"answered {top.name} {top.probability:.0%} (the detector did not refuse it)"
 
 
 def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
@@ -109,13 +138,15 @@ def _serve_and_ask(workdir: Path, image: Path, console: Console) -> dict:
         console.print(f"Triton on {state['triton']['grpc']}, explain service on {state['service']['address']}")
         summary = explain_to_folder(state["service"]["address"], Path(image), workdir / "served",
                                     list(DEFAULT_METHODS), log=console.print)
+        example = _out_of_scope_example(state["service"]["address"])
     finally:
         stack_down(workdir)
     provenance = json.loads((Path(state["repository"]) / "medxai" / str(summary["model"]["version"]) /
                              "provenance.json").read_text())
     return {"request_id": summary["request_id"], "prediction": summary["predicted"], "model": summary["model"],
+            "prediction_set": summary["scope"]["prediction_set"], "out_of_scope_example": example,
             "maps": str(workdir / "served"), "received_after_s": {m["method"]: m["received_after_s"]
                                                                    for m in summary["maps"]},
             "repository": state["repository"], "audit_log": state["audit_log"],
             "gate": {"refusals": provenance["gate_refusals"], "checks": provenance["randomisation_check"],
-                     "shortcut": provenance["shortcut_check"]}}
+                     "shortcut": provenance["shortcut_check"], "scope": provenance.get("scope_check", {})}}

@@ -30,8 +30,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         target: str = typer.Option(None, help="Class name to explain (default: the top prediction)."),
         seed: int = typer.Option(0, min=0, help="LIME sampling and segmentation seed."),
         precision: str = precision_option(),
+        allow_out_of_scope: bool = typer.Option(False, help="Explain an image outside the model's intended use "
+                                                            "too, marked research_only (default: refused)."),
     ) -> None:
-        """Explain one image: per-method maps (.npy), colour overlays (.png) and explanation.json.
+        """Explain one image: per-method maps (.npy), colour overlays (.png) and explanation.json. An image
+        outside the model's intended use is refused with the reason (explanation.json says it too).
 
         Example: medxai explain --checkpoint runs/demo/best.pt --image scan.png --out explained --methods cam,ig,lime,fusion
         """
@@ -47,8 +50,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             raise UserError(str(exc)) from None
         if fusion not in RULES:
             raise UserError(f"unknown fusion rule '{fusion}'; choose one of {', '.join(RULES)}")
-        report = explain_file(checkpoint, image, out, chosen, target, seed, precision, fusion)
+        report = explain_file(checkpoint, image, out, chosen, target, seed, precision, fusion, allow_out_of_scope)
         typer.echo(json.dumps({"prediction": report["prediction"]["class"],
+                               "prediction_set": report["scope"]["prediction_set"],
                                "seconds": {name: m["seconds"] for name, m in report["methods"].items()},
                                "explanation": str(out / "explanation.json")}))
 

@@ -26,6 +26,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         body_part: str = typer.Option("", help="DICOM Body Part Examined values, comma-separated."),
         accept: float = typer.Option(0.99, help="Share of the validation images the OOD threshold accepts."),
         alpha: float = typer.Option(0.1, help="Error rate of the conformal prediction sets."),
+        conformal_method: str = typer.Option("lac", help="Conformal score: lac (1 - p of the true class; the "
+                                                         "default, measured closest to the target) or aps "
+                                                         "(Adaptive Prediction Sets, without randomisation)."),
     ) -> None:
         """Fit (or refit) a checkpoint's scope, as training does, and write it into the checkpoint.
 
@@ -38,8 +41,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from medxai.scope.intended_use import intended_use_of
         require_paths(checkpoint, ids, what="file")
         require_paths(data, what="data", folder=True)
+        from medxai.scope.conformal import METHODS
         if not 0 < accept < 1 or not 0 < alpha < 1:
             raise UserError("--accept and --alpha must be between 0 and 1")
+        if conformal_method not in METHODS:
+            raise UserError(f"--conformal-method must be one of {', '.join(METHODS)}, got '{conformal_method}'")
         model, info = load_checkpoint(checkpoint)
         spec = load_dataset(data)
         if list(spec.class_names) != list(info.class_names):
@@ -49,7 +55,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         use = intended_use_of([r.source for r in train_spec.records], info.class_names, info.image_size, modality,
                               body_part)
         scope = fit_scope(model, ImageDataset(train_spec, info.image_size, cache=False),
-                          ImageDataset(spec.subset(sorted(chosen)), info.image_size), use, accept, alpha)
+                          ImageDataset(spec.subset(sorted(chosen)), info.image_size), use, accept, alpha,
+                          conformal_method)
         info.scope = scope.to_dict()
         info.format_version = max(info.format_version, 2)
         save_checkpoint(out or checkpoint, model, info)

@@ -20,23 +20,38 @@ from medxai.explain.overlay import save_overlay
 from medxai.explain.fusion import DEFAULT_RULE
 from medxai.explain.pipeline import run_methods
 from medxai.precision import resolve
+from medxai.scope import Scope, assess
+from medxai.scope.fit import probabilities_and_ood
 
 NORMALISATION = "positive part; its 99th percentile at 0.9, its maximum at 1, linear between (order kept)"
 
 
 def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, methods: list[str],
-                 target: str | None = None, seed: int = 0, precision: str = "auto", rule: str = DEFAULT_RULE) -> dict:
+                 target: str | None = None, seed: int = 0, precision: str = "auto", rule: str = DEFAULT_RULE,
+                 allow_out_of_scope: bool = False) -> dict:
     """Write the maps (.npy, the model's SxS input), overlays (.png, on the image at its own size) and
     explanation.json for `image` into `out`; returns the JSON content.
     `target` is a class name; by default the top prediction is explained; `rule` is the fusion rule. Each
     method's diagnostics say whether its map is dead (nothing positive to show) and, for the fused map, the
-    weight each component got."""
+    weight each component got. An image outside the checkpoint's intended use (`medxai.scope`) gets
+    explanation.json with its "scope" and the reason, no prediction and no maps, and then a UserError; with
+    `allow_out_of_scope` it is explained, marked research_only."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)  # before the maps: a bad --out fails at once, not after the work
     model, info = load_checkpoint(checkpoint)
     decoded = read_image(image)
     pixels = to_model_input(decoded, info.image_size)
+    scope = Scope.from_dict(info.scope)
+    with torch.inference_mode():
+        _, ood = probabilities_and_ood(model, scope, pixels[None])
     probabilities = model_predictor(model, precision)(pixels[None])[0]
+    assessment = assess(scope, np.asarray(probabilities), info.class_names,
+                        None if ood is None else float(ood[0]), info.multi_label)
+    if not assessment.in_scope and not allow_out_of_scope:
+        (out / "explanation.json").write_text(json.dumps({"image": str(image), "checkpoint": str(checkpoint),
+                                                          "scope": assessment.as_dict()}, indent=2))
+        raise UserError(f"{image}: {assessment.reason}; no diagnosis and no maps (--allow-out-of-scope explains "
+                        "it for research)")
     predicted = int(probabilities.argmax())
     if target is not None and target not in info.class_names:
         raise UserError(f"unknown target class '{target}'; the checkpoint knows: {', '.join(info.class_names)}")
@@ -47,7 +62,8 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
         "image": str(image), "checkpoint": str(checkpoint),
         "prediction": {"class": info.class_names[predicted],
                        "probabilities": {name: float(p) for name, p in zip(info.class_names, probabilities)}},
-        "explained_class": info.class_names[explained], "normalisation": NORMALISATION,
+        "explained_class": info.class_names[explained], "scope": assessment.as_dict(),
+        **({} if assessment.in_scope else {"research_only": True}), "normalisation": NORMALISATION,
         "seeds": {"lime": seed}, "precision": resolve(precision, model_device(model)), "fusion_rule": rule,
         "methods": {},
     }

@@ -41,7 +41,8 @@ def assess(scope: Scope | None, probabilities: np.ndarray, class_names: list[str
         return result
     if scope.quantile is not None and not multi_label:
         result.alpha = scope.alpha
-        result.prediction_set = [class_names[k] for k in prediction_set(probabilities, scope.quantile)]
+        result.prediction_set = [class_names[k] for k in prediction_set(probabilities, scope.quantile,
+                                                                                  scope.conformal_method)]
         if len(result.prediction_set) > 1:
             result.refer = refer_sentence(result.prediction_set)
     return result

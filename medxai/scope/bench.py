@@ -16,8 +16,8 @@ from medxai.data import ImageDataset, load_dataset, read_frames
 from medxai.data.dataset import to_model_input
 from medxai.errors import UserError
 from medxai.scope import Scope
-from medxai.scope.conformal import aps_quantile, coverage
-from medxai.scope.fit import MAX_FIT_IMAGES, collect, logits_and_features
+from medxai.scope.conformal import METHODS as CONFORMAL_METHODS, conformal_quantile, coverage
+from medxai.scope.fit import MAX_FIT_IMAGES, collect, logits_and_features, ood_threshold
 from medxai.scope.intended_use import tag_values
 from medxai.scope.ood import (MahalanobisDetector, detection_figures, energy_score, knn_score,
                               max_softmax_score)
@@ -80,13 +80,16 @@ def bench_scope(checkpoint: Path, data: Path, ids: Path, far: dict[str, Path], l
     inside = scores(val_logits, val_features)
     threshold = scope.threshold if scope else float(np.quantile(inside["mahalanobis"], 0.99))
     report = {"checkpoint": str(checkpoint), "validation_images": len(val_targets), "threshold": threshold,
-              "validation_refused": float(np.mean(inside["mahalanobis"] > threshold)), "sets": {}}
+              "validation_refused": float(np.mean(inside["mahalanobis"] > threshold)),
+              "split_refused": split_refused(inside["mahalanobis"], scope.accept if scope else 0.99), "sets": {}}
     if not info.multi_label and scope and scope.quantile is not None:
         probabilities = model.probabilities(torch.from_numpy(val_logits)).numpy()
         report["alpha"] = scope.alpha
-        report["coverage"], report["mean_set_size"] = coverage(probabilities, val_targets, scope.quantile)
-        report["split_coverage"], report["split_mean_set_size"] = split_coverage(probabilities, val_targets,
-                                                                                 scope.alpha)
+        report["conformal_method"] = scope.conformal_method
+        report["coverage"], report["mean_set_size"] = coverage(probabilities, val_targets, scope.quantile,
+                                                               scope.conformal_method)
+        report["split"] = {method: split_coverage(probabilities, val_targets, scope.alpha, method)
+                           for method in CONFORMAL_METHODS}
     for name, folder in far.items():
         pixels, names = far_images(folder, info.image_size, limit, exclude_modality)
         with torch.inference_mode():
@@ -97,7 +100,19 @@ def bench_scope(checkpoint: Path, data: Path, ids: Path, far: dict[str, Path], l
     return report
 
 
-def split_coverage(probabilities: np.ndarray, targets: np.ndarray, alpha: float, repeats: int = 200,
+def split_refused(scores: np.ndarray, accept: float, repeats: int = 200, seed: int = 0) -> float:
+    """Share of in-distribution images refused by a threshold fitted (`ood_threshold`) on images other than
+    them: the validation images split in random halves `repeats` times (seeded)."""
+    rng = np.random.default_rng(seed)
+    shares = []
+    for _ in range(repeats):
+        order = rng.permutation(len(scores))
+        fit, held = order[: len(order) // 2], order[len(order) // 2:]
+        shares.append(float(np.mean(scores[held] > ood_threshold(scores[fit], accept))))
+    return float(np.mean(shares))
+
+
+def split_coverage(probabilities: np.ndarray, targets: np.ndarray, alpha: float, method: str, repeats: int = 200,
                    seed: int = 0) -> tuple[float, float]:
     """Coverage and mean set size on images the quantile was not fitted on: the validation images split in random
     halves `repeats` times, the quantile fitted on one half and applied to the other (seeded)."""
@@ -107,7 +122,7 @@ def split_coverage(probabilities: np.ndarray, targets: np.ndarray, alpha: float,
         order = rng.permutation(len(targets))
         fit, held = order[: len(order) // 2], order[len(order) // 2:]
         covered, size = coverage(probabilities[held], targets[held],
-                                 aps_quantile(probabilities[fit], targets[fit], alpha))
+                                 conformal_quantile(probabilities[fit], targets[fit], alpha, method), method)
         hits.append(covered)
         sizes.append(size)
     return float(np.mean(hits)), float(np.mean(sizes))
@@ -120,13 +135,15 @@ def markdown(report: dict) -> str:
     for name, row in report["sets"].items():
         cells = [f"{row[m]['auroc']:.3f} ({row[m]['fpr_at_95_tpr']:.2f})" for m in METHODS]
         lines.append(f"| {name} | {row['images']} | {row['refused']:.3f} | " + " | ".join(cells) + " |")
-    lines.append(f"| validation (in scope) | {report['validation_images']} | {report['validation_refused']:.3f} | "
-                 + " | ".join("-" for _ in METHODS) + " |")
+    lines.append(f"| validation (in scope) | {report['validation_images']} | {report['validation_refused']:.3f} "
+                 f"(threshold fitted on them); {report['split_refused']:.3f} fitted on one half, measured on the "
+                 "other | " + " | ".join("-" for _ in METHODS) + " |")
     if "coverage" in report:
         lines.append("")
-        lines.append(f"Prediction sets at alpha {report['alpha']:g} (target coverage {1 - report['alpha']:.2f}): "
-                     f"{report['coverage']:.3f}, mean set size {report['mean_set_size']:.2f}, on the "
-                     f"{report['validation_images']} validation images the quantile was fitted on; "
-                     f"{report['split_coverage']:.3f}, mean size {report['split_mean_set_size']:.2f}, fitted on "
-                     "one random half and measured on the other (200 splits).")
+        lines.append(f"Prediction sets at alpha {report['alpha']:g} (target coverage {1 - report['alpha']:.2f}), "
+                     f"{report['conformal_method']} (served): coverage {report['coverage']:.3f}, mean set size "
+                     f"{report['mean_set_size']:.2f}, on the {report['validation_images']} validation images the "
+                     "quantile was fitted on. Fitted on one random half and measured on the other (200 splits): "
+                     + "; ".join(f"{m} coverage {c:.3f}, mean size {z:.2f}" for m, (c, z) in report["split"].items())
+                     + ".")
     return "\n".join(lines)

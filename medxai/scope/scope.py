@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from medxai.scope.conformal import DEFAULT_ALPHA
+from medxai.scope.conformal import DEFAULT_ALPHA, DEFAULT_METHOD
 from medxai.scope.intended_use import IntendedUse
 from medxai.scope.ood import MahalanobisDetector
 
@@ -17,7 +17,8 @@ DEFAULT_ACCEPT = 0.99
 @dataclass
 class Scope:
     """A fitted scope. `threshold` is in the detector's units (squared Mahalanobis distance); `quantile` is the
-    APS quantile for error rate `alpha` (None for multi-label models, which get no prediction sets)."""
+    conformal quantile of `conformal_method`'s scores for error rate `alpha` (None for multi-label models,
+    which get no prediction sets)."""
 
     intended_use: IntendedUse
     detector: MahalanobisDetector | None = None
@@ -26,13 +27,14 @@ class Scope:
     alpha: float = DEFAULT_ALPHA
     quantile: float | None = None
     validation: dict = field(default_factory=dict)  # figures measured when fitted (acceptance, coverage, set size)
+    conformal_method: str = DEFAULT_METHOD
 
     def to_dict(self) -> dict:
         ood = None if self.detector is None else {
             "method": "mahalanobis", "class_means": self.detector.class_means.clone(),
             "precision": self.detector.precision.clone(), "threshold": self.threshold, "accept": self.accept}
         return {"intended_use": self.intended_use.as_dict(), "ood": ood,
-                "conformal": {"method": "aps", "alpha": self.alpha, "quantile": self.quantile},
+                "conformal": {"method": self.conformal_method, "alpha": self.alpha, "quantile": self.quantile},
                 "validation": dict(self.validation)}
 
     @classmethod
@@ -46,4 +48,4 @@ class Scope:
         return cls(IntendedUse(**data.get("intended_use", {})), detector,
                    float(ood["threshold"]) if ood else float("inf"), float(ood["accept"]) if ood else DEFAULT_ACCEPT,
                    float(conformal.get("alpha", DEFAULT_ALPHA)), conformal.get("quantile"),
-                   dict(data.get("validation", {})))
+                   dict(data.get("validation", {})), conformal.get("method", DEFAULT_METHOD))

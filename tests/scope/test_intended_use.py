@@ -34,7 +34,7 @@ def test_the_intended_use_comes_from_the_training_files_tags_unless_given():
 def test_without_a_scope_every_answer_is_in_scope_and_with_one_a_torn_answer_is_referred():
     import numpy as np
     assert assess(None, np.array([0.5, 0.5]), ["a", "b"], None).in_scope
-    scope = Scope(IntendedUse(), quantile=0.95)
+    scope = Scope(IntendedUse(), quantile=0.95, conformal_method="aps")
     torn = assess(scope, np.array([0.5, 0.4, 0.1]), ["a", "b", "c"], None)
     assert torn.prediction_set == ["a", "b"] and torn.refer == "refer: the model cannot separate a and b"
     assert refer_sentence(["a", "b", "c"]) == "refer: the model cannot separate a, b and c"
