@@ -42,14 +42,17 @@ class DiskQueue:
             raise ValueError(f"not a UID: {uid!r}")
         return self.folder / where / f"{uid}{suffix}"
 
-    def put(self, uid: str, part10: bytes) -> Path:
-        """Store one received instance durably (fsync of file and folder) and return its pending path."""
+    def put(self, uid: str, part10: bytes, calling_ae_title: str = "") -> Path:
+        """Store one received instance durably (fsync of file and folder) and return its pending path; the
+        sender's AE title goes into its state (for the gateway's per-sender metrics)."""
         temporary = self.folder / "incoming" / f"{uuid.uuid4().hex}.part"
         with open(temporary, "wb") as handle:
             handle.write(part10)
             handle.flush()
             os.fsync(handle.fileno())
         target = self._path(uid, ".dcm")
+        if calling_ae_title:
+            self._path(uid, ".json").write_text(json.dumps(self.state(uid) | {"calling_ae_title": calling_ae_title}))
         os.replace(temporary, target)
         _fsync_folder(target.parent)
         return target

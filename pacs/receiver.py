@@ -23,6 +23,7 @@ from pynetdicom.sop_class import Verification
 from medxai.errors import UserError
 from pacs.dicomweb import PacsUnavailable
 from pacs.explanation import ServiceUnavailable
+from pacs.metrics import GatewayMetrics
 from pacs.pipeline import Gateway, handle
 from pacs.queue import DiskQueue
 
@@ -56,6 +57,7 @@ class Receiver:
     host: str = "127.0.0.1"
     poll_s: float = 0.5
     calling_ae_titles: tuple[str, ...] = field(default_factory=tuple)
+    metrics: GatewayMetrics | None = None  # per-sender outcome counters (`pacs.metrics`)
     tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
@@ -66,7 +68,8 @@ class Receiver:
     def _on_store(self, event) -> int:
         """Queue the instance as it arrived (Part 10 bytes, not decoded) and answer at once."""
         try:
-            self.queue.put(str(event.request.AffectedSOPInstanceUID), event.encoded_dataset())
+            self.queue.put(str(event.request.AffectedSOPInstanceUID), event.encoded_dataset(),
+                           str(event.assoc.requestor.ae_title).strip())
         except (OSError, ValueError):
             log.exception("cannot queue a received instance")
             return OUT_OF_RESOURCES
@@ -103,6 +106,11 @@ class Receiver:
         after the back-off when the service or the PACS is unavailable. Nothing one instance does holds up the
         next."""
         audit = self.gateway.audit
+        caller = self.queue.state(uid).get("calling_ae_title", "")
+
+        def count(outcome: str) -> None:
+            if self.metrics is not None:
+                self.metrics.finished(caller, outcome)
         try:
             source = pydicom.dcmread(DicomBytesIO(self.queue.read(uid)))
         except Exception as exc:  # pydicom raises many types for damaged files
@@ -110,6 +118,7 @@ class Receiver:
             self.queue.fail(uid, reason)
             audit.write("failed", sop_instance_uid=uid, error=reason)
             log.warning("failed %s: %s", uid, reason)
+            count("failed")
             return
         try:
             line = handle(self.gateway, source)
@@ -117,7 +126,9 @@ class Receiver:
             state = self.queue.retry_later(uid, str(exc))
             audit.write("failed" if state.get("failed") else "retry", sop_instance_uid=uid, error=str(exc),
                         attempts=state["attempts"])
+            count("failed" if state.get("failed") else "retry")
             return
+        count(line["outcome"])
         if line["outcome"] == "failed" or line.get("set_aside"):
             self.queue.fail(uid, line.get("error") or line["reason"])
         else:

@@ -222,6 +222,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         dicom_tls_key: Path = typer.Option(None, envvar="MEDXAI_DICOM_TLS_KEY", help="PEM private key."),
         dicom_tls_client_ca: Path = typer.Option(None, envvar="MEDXAI_DICOM_TLS_CLIENT_CA",
                                                  help="CA that signed the senders' certificates (checked)."),
+        metrics_port: int = typer.Option(0, envvar="MEDXAI_PACS_METRICS_PORT",
+                                         help="Prometheus metrics (outcomes per calling AE title, out-of-scope "
+                                              "included) on this port of --host; 0: none."),
     ) -> None:
         """Receive studies by C-STORE, explain each image and store the results into the PACS by STOW-RS.
 
@@ -239,8 +242,14 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             raise UserError("DICOM over TLS needs all three of --dicom-tls-cert, --dicom-tls-key and "
                             "--dicom-tls-client-ca.")
         callers = tuple(title.strip() for title in calling_ae_titles.split(",") if title.strip())
+        metrics = None
+        if metrics_port:
+            from pacs.metrics import GatewayMetrics
+            metrics = GatewayMetrics()
+            metrics.serve(metrics_port, host)
         receiver = Receiver(ae_title, port, DiskQueue(queue, max_attempts, retry_base_s), gateway, host,
-                            calling_ae_titles=callers, tls=tls_context(*tls_files) if all(tls_files) else None).start()
+                            calling_ae_titles=callers, metrics=metrics,
+                            tls=tls_context(*tls_files) if all(tls_files) else None).start()
         typer.echo(json.dumps({"ae_title": ae_title, "address": f"{host}:{port}", "queue": str(queue),
                                "pending": len(receiver.queue.pending()), "calling_ae_titles": list(callers) or "any",
                                "transport": "TLS" if all(tls_files) else "plain"}), err=True)

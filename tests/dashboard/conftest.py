@@ -7,7 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.settings import DashboardSettings
-from tests.explain_service.conftest import held_out, make_service, repository, service, triton  # noqa: F401
+from tests.explain_service.conftest import (held_out, in_scope, lesion_image, make_service, repository,  # noqa: F401
+                                            service, triton)
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 RUN_TIMEOUT_S = 300

@@ -52,13 +52,13 @@ def dashboard_process(service, triton, repository, tmp_path):
         process.wait()
 
 
-def test_review_and_rate_in_chromium(dashboard_process, held_out, tmp_path):
+def test_review_and_rate_in_chromium(dashboard_process, lesion_image, tmp_path):
     if not CHROMIUM.is_file():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import expect, sync_playwright
     url, ratings_db, process = dashboard_process
     image = tmp_path / "phantom.png"
-    image.write_bytes(held_out[0][0])
+    image.write_bytes(lesion_image)
     screenshots = tmp_path / "screenshots"
     screenshots.mkdir()
     with sync_playwright() as playwright:

@@ -28,8 +28,8 @@ def review_study(monkeypatch, dashboard_settings, pacs_settings, study_uid: str,
 
 @pytest.mark.slow
 def test_pacs_study_image_and_its_stored_results(dashboard_settings, monkeypatch, pacs_settings, service,  # noqa: F811
-                                                 held_out, tmp_path):
-    sources = phantom_study(held_out, ["CT", "CR"], first=6)
+                                                 in_scope, tmp_path):
+    sources = phantom_study(in_scope, ["CT", "CR"], first=6)
     ct, cr = sources
     store(pacs_settings, sources, str(ct.StudyInstanceUID))
     gateway = Gateway(ServiceSettings(f"127.0.0.1:{service.port}", ig_steps=8, lime_samples=100), pacs_settings,

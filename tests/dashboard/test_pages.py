@@ -20,18 +20,18 @@ from medxai.triton_server import free_port
 from tests.dashboard.conftest import open_page, use_settings
 
 
-def reviewed_case(held_out, reviewer: str = "dr_a"):
+def reviewed_case(image: bytes, reviewer: str = "dr_a"):
     """The app after a phantom was uploaded and explained on the review page, switched to Rating."""
     app = open_page("pages/review.py")
     app.sidebar.text_input(key="reviewer_name").input(reviewer)
-    app.file_uploader(key="upload").set_value(("scan.png", held_out[0][0], "image/png"))
+    app.file_uploader(key="upload").set_value(("scan.png", image, "image/png"))
     app.run()
     assert app.session_state["case"].complete, app.error
     return app.switch_page("pages/rating.py").run()
 
 
-def test_rating_a_streamed_case_is_stored_and_acknowledged(dashboard_settings, held_out):
-    app = reviewed_case(held_out)
+def test_rating_a_streamed_case_is_stored_and_acknowledged(dashboard_settings, lesion_image):
+    app = reviewed_case(lesion_image)
     assert not app.exception and not app.error
     app.radio(key="score/fusion").set_value(4)
     app.checkbox(key="misleading/fusion").check()

@@ -15,10 +15,10 @@ def image_captions(app) -> list[str]:
     return [caption for image in app.image for caption in image.captions]
 
 
-def test_upload_streams_prediction_and_every_map(dashboard_settings, held_out):
+def test_upload_streams_prediction_and_every_map(dashboard_settings, lesion_image):
     app = open_page("pages/review.py")
     assert not app.exception and not app.error
-    app.file_uploader(key="upload").set_value(("scan.png", held_out[0][0], "image/png"))
+    app.file_uploader(key="upload").set_value(("scan.png", lesion_image, "image/png"))
     app.run()
     assert not app.exception and not app.error, app.error
     assert app.metric[0].label == "Prediction" and app.metric[0].value in ("benign_nodule", "malignant_nodule")
@@ -49,3 +49,16 @@ def test_worklist_case_shows_outline_iou_and_pointing_game(dashboard_settings):
     assert captions(app).count("IoU ") == 4 and captions(app).count("pointing game ") == 4
     assert "expert label: " + held_out_item.split(" · ")[1] in captions(app)
     assert app.session_state["case"].dataset == dashboard_settings.worklist.name
+
+
+def test_an_image_outside_the_intended_use_gets_a_banner_and_no_map(dashboard_settings):
+    from pydicom.data import get_testdata_file
+    app = open_page("pages/review.py")
+    ct = open(get_testdata_file("CT_small.dcm"), "rb").read()
+    app.file_uploader(key="upload").set_value(("vertebra.dcm", ct, "application/dicom"))
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1 and app.error[0].value.startswith(
+        "**Not assessed: outside the model's intended use (OOD score")
+    assert not app.metric and image_captions(app) == ["image"]  # no prediction, no map, no curves button
+    assert app.session_state["case"].out_of_scope and not app.session_state["case"].maps

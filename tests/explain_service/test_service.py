@@ -56,14 +56,14 @@ def metric(text: str, name: str, **labels) -> float:
                  if sample.name == name and sample.labels == labels), 0.0)
 
 
-def test_explain_end_to_end_fused_maps_point_at_the_lesions(stub, held_out, trained_checkpoint):
+def test_explain_end_to_end_fused_maps_point_at_the_lesions(stub, in_scope, trained_checkpoint):
     # Held-out phantoms the model gets right with confidence: a map of a wrong or unsure prediction need not
     # point at the lesion. Confident means 0.8 before calibration: the service serves softmax(logits / T), so for
     # two classes that is sigmoid(logit(0.8) / T) as served (T < 1 sharpens, and 0.8 served would let in
     # images the uncalibrated model was unsure of).
     temperature = read_checkpoint_info(trained_checkpoint).temperature
     served = 1 / (1 + (1 / 0.8 - 1) ** (1 / temperature))
-    confident = [(image, mask) for image, mask, diagnosis in held_out
+    confident = [(image, mask) for image, mask, diagnosis in in_scope
                  if max((p.probability, p.name) for p in stub.Predict(pb.PredictRequest(image=pb.Image(encoded=image)),
                                                                       timeout=30).prediction.probabilities)
                  >= (served, diagnosis)][:4]

@@ -14,7 +14,8 @@ from pacs import orthanc
 from pacs.dicomweb import DicomWebSettings
 from pacs.orthanc import OrthancServer
 from pacs.synthetic import synthetic_study
-from tests.explain_service.conftest import held_out, make_service, repository, service, triton  # noqa: F401
+from tests.explain_service.conftest import (held_out, in_scope, make_service, repository, service,  # noqa: F401
+                                            triton)
 
 
 @pytest.fixture(scope="session")

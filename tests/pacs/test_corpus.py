@@ -6,11 +6,13 @@ files the issue names go through `pacs receive` and `pacs explain` with valid re
 import json
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pydicom
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydicom.uid import generate_uid
 
 from medxai.triton_server import free_port
@@ -23,17 +25,20 @@ from tests.pacs.corpus import corpus_folder, named
 from tests.explain_service.conftest import make_service, triton  # noqa: F401
 from tests.pacs.test_receiver import audit_lines, kill, start_receiver, wait_for
 
-NAMED = {"MR2_UNCR.dcm": "explained", "MR2_J2KR.dcm": "explained", "JPGLosslessP14SV1_1s_1f_8b.dcm": "explained",
-         "MR_small_jpeg_ls_lossless.dcm": "explained", "MR_small_RLE.dcm": "explained",
-         "emri_small.dcm": "explained"}
-"""The issue's files: an oblique MR, JPEG 2000, JPEG Lossless, JPEG-LS, RLE, and an Enhanced MR of 10 frames."""
-TERMINAL = {"explained", "already-explained", "not-explained", "failed"}
+NAMED = {name: "out-of-scope" for name in ("MR2_UNCR.dcm", "MR2_J2KR.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm",
+                                           "MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm", "emri_small.dcm")}
+"""Issue 35's files: an oblique MR, JPEG 2000, JPEG Lossless, JPEG-LS, RLE, and an Enhanced MR of 10 frames. Each is
+decoded (the OOD score needs its pixels) and, being no x-ray phantom, assessed as outside the phantom model's
+intended use: a report and a capture that say so are written for each (issue 36)."""
+SENDER = "CORPUS_SCU"
+"""The calling AE title the corpus is sent with: the gateway's metrics count outcomes per sender."""
+TERMINAL = {"explained", "out-of-scope", "already-explained", "not-explained", "failed"}
 
 
 def storescu(port: int, path: Path) -> subprocess.CompletedProcess:
     """pynetdicom's C-STORE SCU: each file in its own transfer syntax (-cx), called AE MEDXAI."""
     return subprocess.run([sys.executable, "-m", "pynetdicom", "storescu", "127.0.0.1", str(port), str(path),
-                           "-aec", "MEDXAI", "-r", "-cx", "-q"], capture_output=True, text=True, timeout=600)
+                           "-aec", "MEDXAI", "-aet", SENDER, "-r", "-cx", "-q"], capture_output=True, text=True, timeout=600)
 
 
 def new_study(names: list[str], folder: Path) -> dict[str, str]:
@@ -65,19 +70,26 @@ def last_outcomes(lines: list[dict]) -> dict[str, dict]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
-def test_the_whole_corpus_ends_explained_or_refused_and_none_stalls(orthanc_server, pacs_settings, pacs_service, held_out,
+def test_the_whole_corpus_ends_explained_or_refused_and_none_stalls(orthanc_server, pacs_settings, pacs_service, in_scope,
                                                                     tmp_path):
     port, queue_dir, audit = free_port(), tmp_path / "queue", tmp_path / "audit.jsonl"
     cases = new_study(list(NAMED), tmp_path / "named")
-    good = phantom_study(held_out, ["MR"], first=2)[0]
+    good = phantom_study(in_scope, ["MR"], first=2)[0]
     good.save_as(tmp_path / "good.dcm", enforce_file_format=True)
-    receiver = start_receiver(port, queue_dir, audit, pacs_settings, pacs_settings.password_file, pacs_service)
+    metrics_port = free_port()
+    receiver = start_receiver(port, queue_dir, audit, pacs_settings, pacs_settings.password_file, pacs_service,
+                              "--metrics-port", str(metrics_port))
     try:
         for path in (corpus_folder(tmp_path / "corpus"), tmp_path / "named", tmp_path / "good.dcm"):
             storescu(port, path)  # files it cannot send (no SOP Class, not DICOM) it reports and skips
         wait_for(lambda: not DiskQueue(queue_dir).pending(), "an empty queue", seconds=1200)
+        page = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30).read().decode()
     finally:
         kill(receiver)
+    sent = {sample.labels["outcome"]: sample.value for family in text_string_to_metric_families(page)
+            for sample in family.samples if sample.name == "medxai_pacs_instances_total"
+            and sample.labels["calling_ae_title"] == SENDER}
+    assert sent["explained"] >= 1 and sent["out-of-scope"] >= len(NAMED)
     lines = audit_lines(audit)
     final = last_outcomes(lines)
     counts = Counter(line["outcome"] for line in final.values())
@@ -87,6 +99,7 @@ def test_the_whole_corpus_ends_explained_or_refused_and_none_stalls(orthanc_serv
     assert set(counts) <= TERMINAL and len(final) >= 50
     for line in final.values():
         assert line.get("error") or line.get("reason") or line["outcome"] in ("explained", "already-explained")
+        assert line["outcome"] != "out-of-scope" or line["reason"].startswith("outside the model's intended use")
     assert final[str(good.SOPInstanceUID)]["outcome"] == "explained"  # after every bad instance, within the wait
     for name, outcome in NAMED.items():
         assert final[cases[name]]["outcome"] == outcome, (name, final[cases[name]])
@@ -116,13 +129,14 @@ def test_pacs_explain_reports_each_image_and_writes_valid_results(orthanc_server
 
     result, summary = explain(max_frames=4)
     assert result.returncode == 2, result.stderr  # the Enhanced MR over --max-frames: said, not hidden
-    assert summary | {"study_uid": None} == {"study_uid": None, "images": 6, "other_objects": 0, "explained": 5,
-                                             "already-explained": 0, "not-explained": 1, "failed": 0}
+    assert summary | {"study_uid": None} == {"study_uid": None, "images": 6, "other_objects": 0, "explained": 0,
+                                             "out-of-scope": 5, "already-explained": 0, "not-explained": 1,
+                                             "failed": 0}
     assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 6 images")
     assert "over the limit of 4 frames" in result.stderr
     result, summary = explain(max_frames=16)  # the rest stays done; the Enhanced MR frame by frame
     assert result.returncode == 0, result.stderr
-    assert (summary["explained"], summary["already-explained"], summary["not-explained"]) == (1, 5, 0)
+    assert (summary["out-of-scope"], summary["already-explained"], summary["not-explained"]) == (1, 5, 0)
     assert_valid_results(pacs_settings, cases)
 
 

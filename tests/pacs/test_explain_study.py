@@ -35,10 +35,10 @@ def explain_study(pacs_settings, service, repository, study_uid: str, audit) -> 
 
 
 @pytest.mark.slow
-def test_study_explained_into_the_pacs(pacs_settings, service, repository, held_out, tmp_path):
+def test_study_explained_into_the_pacs(pacs_settings, service, repository, in_scope, tmp_path):
     if not dciodvfy.available():
         pytest.skip("dciodvfy is not installed (apt-get install dicom3tools)")
-    sources = phantom_study(held_out, ["CT", "MR", "CR"])
+    sources = phantom_study(in_scope, ["CT", "MR", "CR"])
     study_uid = str(sources[0].StudyInstanceUID)
     store(pacs_settings, sources, study_uid)
     audit = tmp_path / "audit.jsonl"

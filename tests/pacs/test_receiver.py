@@ -59,8 +59,8 @@ def kill(process: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_routed_study_survives_refusals_and_a_kill(orthanc_server, pacs_settings, service, held_out, tmp_path):
-    sources = phantom_study(held_out, ["CT", "MR", "CR"], first=3)
+def test_routed_study_survives_refusals_and_a_kill(orthanc_server, pacs_settings, service, in_scope, tmp_path):
+    sources = phantom_study(in_scope, ["CT", "MR", "CR"], first=3)
     study_uid = str(sources[0].StudyInstanceUID)
     store(pacs_settings, sources, study_uid)
     port, queue_dir, audit = free_port(), tmp_path / "queue", tmp_path / "audit.jsonl"
