@@ -33,6 +33,7 @@ class Case:
     expert_label: str | None = None
     mask: np.ndarray | None = None
     requested_version: str = ""
+    research: bool = False  # explain even outside the model's intended use (marked research_only)
     model: dict = field(default_factory=dict)
     """name, version, class_names, image_size"""
     probabilities: dict[str, float] = field(default_factory=dict)
@@ -47,12 +48,14 @@ class Case:
 
     @property
     def out_of_scope(self) -> bool:
-        return self.scope.get("in_scope") is False
+        """Outside the model's intended use and not answered (a research answer is marked, not withheld)."""
+        return self.scope.get("in_scope") is False and not self.scope.get("research_only")
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """Same pixels from the same source, explained by the same requested version: the same case."""
-        return self.picture.case_id, self.dataset, self.requested_version
+    def key(self) -> tuple[str, str, str, bool]:
+        """Same pixels from the same source, explained by the same requested version, asked for research or
+        not: the same case."""
+        return self.picture.case_id, self.dataset, self.requested_version, self.research
 
     def add_event(self, event) -> None:
         """Take one ExplainEvent: the first carries the prediction and the model."""

@@ -63,9 +63,11 @@ def probe(settings: DashboardSettings) -> list[pb.ModelInfo]:
 
 
 def explain_stream(settings: DashboardSettings, image: bytes, methods: list[str],
-                   version: str = "") -> Iterator[pb.ExplainEvent]:
-    """Each map as the service sends it (Grad-CAM first, the fused map last)."""
-    request = pb.ExplainRequest(image=pb.Image(encoded=image), methods=methods, version=version)
+                   version: str = "", allow_out_of_scope: bool = False) -> Iterator[pb.ExplainEvent]:
+    """Each map as the service sends it (Grad-CAM first, the fused map last); for an image outside the model's
+    intended use, one event without a map unless `allow_out_of_scope`."""
+    request = pb.ExplainRequest(image=pb.Image(encoded=image), methods=methods, version=version,
+                                allow_out_of_scope=allow_out_of_scope)
     try:
         with channel(settings.service, settings.tls_ca) as open_channel:
             yield from pb_grpc.ExplainServiceStub(open_channel).ExplainStream(

@@ -31,9 +31,11 @@ def service_serving(address: str) -> bool:
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def explain_request(image: Path, methods: list[str], overlays: bool = True) -> pb.ExplainRequest:
+def explain_request(image: Path, methods: list[str], overlays: bool = True, allow_out_of_scope: bool = False
+                    ) -> pb.ExplainRequest:
     """An ExplainRequest carrying the file's bytes (PNG, JPEG or DICOM) as they are."""
-    return pb.ExplainRequest(image=pb.Image(encoded=image.read_bytes()), methods=methods, overlays=overlays)
+    return pb.ExplainRequest(image=pb.Image(encoded=image.read_bytes()), methods=methods, overlays=overlays,
+                             allow_out_of_scope=allow_out_of_scope)
 
 
 def stream(address: str, request: pb.ExplainRequest, token: str | None = None, tls_ca: Path | None = None,
@@ -59,11 +61,14 @@ def save_event(event: pb.ExplainEvent, out: Path) -> dict:
 
 
 def explain_to_folder(address: str, image: Path, out: Path, methods: list[str], token: str | None = None,
-                      tls_ca: Path | None = None, log=print) -> dict:
-    """Stream one image's explanation into `out` (maps, overlays, response.json); returns the summary."""
+                      tls_ca: Path | None = None, log=print, allow_out_of_scope: bool = False) -> dict:
+    """Stream one image's explanation into `out` (maps, overlays, response.json); returns the summary (its
+    "scope" says whether the image was within the model's intended use; outside it, no maps come unless
+    `allow_out_of_scope`)."""
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"address": address, "image": str(image), "maps": []}
-    for elapsed, event in stream(address, explain_request(image, methods), token, tls_ca):
+    for elapsed, event in stream(address, explain_request(image, methods, allow_out_of_scope=allow_out_of_scope),
+                                 token, tls_ca):
         if "prediction" not in summary:
             probabilities = {p.name: round(p.probability, 4) for p in event.prediction.probabilities}
             scope = event.prediction.scope

@@ -133,7 +133,10 @@ def show_prediction(case: Case) -> None:
         st.error(f"**Not assessed: {case.scope['reason']}.** This model is for "
                  f"{case.scope.get('intended_use') or 'other images'}; no diagnosis and no heat map are given.")
         return
-    if case.scope.get("refer"):
+    if case.scope.get("research_only"):
+        st.warning("**Research only: outside the model's intended use** "
+                   f"({case.scope['reason'].split('(', 1)[-1].rstrip(')')}). Not for diagnosis.")
+    elif case.scope.get("refer"):
         st.warning(f"**{case.scope['refer'][0].upper()}{case.scope['refer'][1:]}** (conformal prediction set: "
                    f"{', '.join(case.scope['prediction_set'])}).")
     if not case.probabilities:
@@ -183,6 +186,9 @@ if case is None:
     st.info("Upload an image or pick a case from the worklist.")
     st.stop()
 case.requested_version = version
+case.research = st.sidebar.checkbox("Explain images outside the model's intended use (research only)",
+                                    key="research", help="Such an image gets no diagnosis and no heat map by "
+                                                         "default; this asks for them anyway, marked research only.")
 stored = st.session_state.get(CASE_KEY)
 if stored is not None and stored.key == case.key and stored.complete:
     case = stored
@@ -193,7 +199,7 @@ prediction_area, progress_area, maps_area = st.empty(), st.empty(), st.empty()
 if not case.complete:
     st.session_state[CASE_KEY] = case
     try:
-        for event in explain_stream(config, case.picture.data, METHODS, version):
+        for event in explain_stream(config, case.picture.data, METHODS, version, case.research):
             case.add_event(event)
             with prediction_area.container():
                 show_prediction(case)

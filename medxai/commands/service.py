@@ -132,8 +132,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         token_file: Path = typer.Option(None, help="File holding a bearer token (its first line that is not blank "
                                                    "or a # comment)."),
         tls_ca: Path = typer.Option(None, help="CA certificate of a TLS service."),
+        allow_out_of_scope: bool = typer.Option(False, help="Explain an image outside the model's intended use "
+                                                            "too, marked research_only (default: refused)."),
     ) -> None:
-        """Ask the explain service for an image's explanation; maps are saved as they stream in.
+        """Ask the explain service for an image's explanation; maps are saved as they stream in. An image
+        outside the model's intended use gets the reason (in response.json too) and exit code 2.
 
         Example: medxai request --image scan.png --out explained --address 127.0.0.1:50051
         """
@@ -147,9 +150,12 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         token = load_tokens(token_file)[0] if token_file else None
         try:
             summary = explain_to_folder(address, image, out, [m.strip() for m in methods.split(",") if m.strip()],
-                                        token, tls_ca, log=typer.echo)
+                                        token, tls_ca, log=typer.echo, allow_out_of_scope=allow_out_of_scope)
         except grpc.RpcError as exc:
             raise UserError(f"{address} answered {exc.code().name}: {exc.details()}") from None
+        if not summary["scope"]["in_scope"] and not allow_out_of_scope:
+            raise UserError(f"{image}: {summary['scope']['reason']}; no diagnosis and no maps "
+                            "(--allow-out-of-scope explains it for research)")
         typer.echo(json.dumps({k: summary[k] for k in ("request_id", "predicted", "prediction")}
                               | {"response": str(out / "response.json")}))
 

@@ -90,6 +90,7 @@ def test_review_page_uploads_of_the_cases(dashboard_settings, shared_cases):
         "This image cannot be used: image has 1 non-finite value (NaN or infinity) among 65536: repair or remove "
         "them before sending it"]
 
+    app.sidebar.checkbox(key="research").check()  # the cases are not the phantom model's kind: research answers
     upload(app, shared_cases, "window_width_below_one.dcm")
     assert not app.exception and not app.error, app.error
     assert any("outside the standard" in element.value for element in app.warning)

@@ -21,7 +21,8 @@ def encoded(cases, name: str) -> pb.Image:
 def test_predict_gives_each_case_the_probabilities_of_its_twin(stub, shared_cases):
     probabilities = {}
     for name in USABLE:
-        response = stub.Predict(pb.PredictRequest(image=encoded(shared_cases, name)), timeout=60)
+        response = stub.Predict(pb.PredictRequest(image=encoded(shared_cases, name), allow_out_of_scope=True),
+                                timeout=60)  # decoding is checked here, not scope: research answers (tests/test_cases)
         probabilities[name] = {entry.name: entry.probability for entry in response.prediction.probabilities}
     for name, twin, tolerance in TWINS:
         for label, value in probabilities[twin].items():
@@ -30,7 +31,8 @@ def test_predict_gives_each_case_the_probabilities_of_its_twin(stub, shared_case
 
 def test_the_decoders_warning_reaches_the_client_with_the_answer(stub, shared_cases):
     """The out-of-standard window: the CLI's one warning line is the response's input warning (and only its)."""
-    response = stub.Predict(pb.PredictRequest(image=encoded(shared_cases, "window_width_below_one.dcm")), timeout=60)
+    response = stub.Predict(pb.PredictRequest(image=encoded(shared_cases, "window_width_below_one.dcm"),
+                                              allow_out_of_scope=True), timeout=60)
     [note] = response.prediction.input_warnings
     assert "Window Width must be greater than or equal to 1" in note and "own value range" in note
     assert not stub.Predict(pb.PredictRequest(image=encoded(shared_cases, "colour.png")),
@@ -47,7 +49,7 @@ def test_refusals_are_invalid_argument_with_the_cli_sentence(stub, shared_cases,
 
 def test_black_image_diagnostics_are_undefined_not_perfect(stub, shared_cases):
     response = stub.Explain(pb.ExplainRequest(image=encoded(shared_cases, "black.png"), methods=["ig", "lime"],
-                                              **SMALL), timeout=120)
+                                              allow_out_of_scope=True, **SMALL), timeout=120)
     ig, lime = response.maps
     assert "completeness_gap" not in ig.diagnostics and "steps" in ig.diagnostics
     assert ig.undefined["completeness_gap"] == "the image equals IG's baseline, so there is nothing to attribute"
@@ -62,7 +64,7 @@ def test_request_command_on_the_cases(service, shared_cases, tmp_path):
     maps = {}
     for name in ("upright.jpg", "exif_orientation_6.jpg", "black.png", "window_width_below_one.dcm"):
         result = medxai("request", "--image", str(shared_cases / name), "--out", str(tmp_path / name),
-                        "--methods", "ig", "--address", address)
+                        "--methods", "ig", "--address", address, "--allow-out-of-scope")
         assert result.returncode == 0, result.stderr
         maps[name] = np.load(tmp_path / name / "ig.npy")
     upright, rotated = maps["upright.jpg"].ravel(), maps["exif_orientation_6.jpg"].ravel()
