@@ -97,6 +97,10 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         triton_timeout_s: float = typer.Option(10.0, envvar="MEDXAI_TRITON_TIMEOUT_S"),
         precision: str = precision_option(),
         device: str = typer.Option("cpu", envvar="MEDXAI_DEVICE", help="Where Grad-CAM and IG run: cpu or cuda."),
+        dicom_tags: str = typer.Option("contradiction", envvar="MEDXAI_DICOM_TAGS",
+                                       help="Refuse DICOM images whose Modality or Body Part Examined contradicts "
+                                            "the model's intended use (contradiction), is empty too (strict), or "
+                                            "ignore the tags (off)."),
     ) -> None:
         """Serve Predict, Explain, ExplainStream and ListModels over gRPC until SIGTERM or Ctrl-C.
 
@@ -110,7 +114,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                tokens=load_tokens(token_file), insecure=insecure, max_concurrent=max_concurrent,
                                max_message_mb=max_message_mb, memory_budget_mb=memory_budget_mb,
                                work_budget=work_budget, default_deadline_s=default_deadline_s,
-                               triton_timeout_s=triton_timeout_s, precision=precision, device=device)
+                               triton_timeout_s=triton_timeout_s, precision=precision, device=device,
+                               dicom_tags=dicom_tags)
         server = ExplainServer(config).start()
         signal.signal(signal.SIGTERM, lambda signum, frame: server.stop())
         transport = "mutual TLS" if tls_client_ca else "TLS" if tls_cert else "plaintext"

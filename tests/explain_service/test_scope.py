@@ -47,3 +47,22 @@ def test_a_vertebra_ct_gets_the_reason_and_no_answer_unless_asked_for_research(s
         metric(before, "medxai_out_of_scope_total", **labels, reason="ood") + 4
     assert metric(after, "medxai_ood_score_count", **labels) == metric(before, "medxai_ood_score_count", **labels) + 4
     assert metric(after, "medxai_scope_validation_refused_ratio", model=service.config.model) < 0.1
+
+
+def test_dicom_tags_that_contradict_the_intended_use_are_refused_before_inference(triton, make_service,
+                                                                                   trained_checkpoint, tmp_path):
+    from medxai.checkpoint import load_checkpoint, save_checkpoint
+    from tests.explain_service.conftest import stub_for
+    model, info = load_checkpoint(trained_checkpoint)
+    info.scope["intended_use"]["modality"] = ["DX"]  # an x-ray model that says so; the weights are the served ones
+    tagged = save_checkpoint(tmp_path / "dx.pt", model, info)
+    for rule, refused_by_tags in (("contradiction", True), ("off", False)):
+        channel, stub = stub_for(make_service(triton.grpc_url, checkpoint=tagged, dicom_tags=rule))
+        with channel:
+            scope = stub.Predict(pb.PredictRequest(image=pb.Image(encoded=CT)), timeout=60).prediction.scope
+        assert not scope.in_scope
+        if refused_by_tags:
+            assert scope.reason == "outside the model's intended use (Modality CT; the model is for DX)"
+            assert not scope.HasField("ood_score")  # Triton was not asked
+        else:
+            assert "OOD score" in scope.reason and scope.HasField("ood_score")
