@@ -19,7 +19,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,dashboard,pacs]'
+	$(BIN)/pip install --quiet -e '.[test,dashboard,pacs,docs]'
 	touch $(STAMP)
 
 $(CHECKOV):

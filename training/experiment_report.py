@@ -413,7 +413,7 @@ def write_report(run: dict, out: str | Path, command: str) -> Path:
             parts += [f"## {titles[name]}", "", markdown_table(rows, columns), ""]
         if not rows and name == "table9_lexp_ablation":
             parts += [f"## {titles[name]}", "", "Not run: this profile trains ours without L_exp, as the scratch "
-                      "recipe does (README \"A recipe for random weights\": it doubled the step time and did not "
+                      "recipe does (docs/evidence/recipe.md: it doubled the step time and did not "
                       "lift the maps).", ""]
         if rows and name == "shortcut_learning":
             parts += [shortcut_verdict(run), ""]

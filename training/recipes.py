@@ -2,12 +2,11 @@
 
 - `paper`: the seed paper's §3.6 settings (resnet50_attention, 224 px, lr 1e-4, up to 100 epochs, L_exp at
   alpha 0.2). They are for fine-tuning ImageNet weights, so they are the default with `--pretrained`.
-- `scratch`: random initialisation on a CPU, chosen by measurement on brain MRI validation folds (README
-  "A recipe for random weights"): resnet18_attention at 160 px, lr 1e-3 with cosine annealing, 24 epochs, no
+- `scratch`: random initialisation on a CPU, chosen by measurement on brain MRI validation folds (docs/evidence/recipe.md): resnet18_attention at 160 px, lr 1e-3 with cosine annealing, 24 epochs, no
   L_exp (it doubled the step time and did not lift the maps), no lesion guidance; about 17 minutes on brain MRI
   on two Zen 4 cores. At these settings attention guidance cost accuracy (0.908 against 0.925) and made the
   fused map less faithful (deletion AUC 0.118 against 0.094, Wilcoxon p 0.03 over 30 slices) while lifting the
-  CAM; at 128 px it helped (README "Lesion guidance"): one seed each, so `--guidance attention` stays one flag
+  CAM; at 128 px it helped (docs/evidence/recipe.md, "Lesion guidance"): one seed each, so `--guidance attention` stays one flag
   away. The default without `--pretrained`: the paper's settings from random weights reached 0.808 held-out
   accuracy in 30 GPU epochs; this reaches 0.925 validation accuracy.
 """

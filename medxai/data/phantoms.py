@@ -5,7 +5,7 @@ With `spurious_marker`, training images of the marked class carry a bright corne
 text label): a model may learn that shortcut, and its explanations should show it doing so.
 The last `test_fraction` of images are the `test` split, where the marker is placed at random.
 With `benign_sign` (x-ray only), benign nodules carry two bright calcifications, as benign nodules show: a sign
-of their own, for studying what a CAM of the class without one can show (README "Which maps, measured": the
+of their own, for studying what a CAM of the class without one can show (docs/evidence/maps.md: the
 model then learns the calcification and reads malignancy as its absence).
 """
 

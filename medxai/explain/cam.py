@@ -8,7 +8,7 @@ the ReLU: that scaling hides a dead map (nothing positive left) and the share of
 which `base.liveness` reports. The map is then upsampled bilinearly to the input and brought to the one scale.
 
 Which variant, explained score and layer the product uses by default (`DEFAULT_VARIANT` of `DEFAULT_SCORE` at
-`model.cam_layer`) was chosen by measurement (`medxai bench maps`, README "Which maps, measured").
+`model.cam_layer`) was chosen by measurement (`medxai bench maps`, docs/evidence/maps.md).
 """
 
 import time
@@ -28,8 +28,7 @@ DEFAULT_SCORE = "log_probability"
 the paper's Grad-CAM of the logit was dead on most images (the class logits rise and fall together, and 98 % of
 the class-weighted cells were negative), while the log-probability subtracts what raises every class and leaves
 the evidence for this one. Grad-CAM++ and LayerCAM localised better on phantoms but barely changed when the top
-layers were randomised (Spearman 0.65 to 0.95): they show activations, not the decision (README "Which maps,
-measured")."""
+layers were randomised (Spearman 0.65 to 0.95): they show activations, not the decision (docs/evidence/maps.md)."""
 
 
 class _Score:

@@ -7,7 +7,7 @@ under Captum's NoiseTunnel, SmoothGrad), LIME, and the fusion rules; beside them
 whole image. Columns: the share of dead maps (`base.liveness`), for CAMs the model-randomisation Spearman
 (Adebayo et al. 2018; below 0.5 passes), pointing game, top-area IoU, energy in the mask (higher is better),
 deletion AUC (lower is better), insertion AUC (higher is better). Defaults are chosen from these
-tables (README "Which maps, measured"); the rows are computed, never tuned per image.
+tables (docs/evidence/maps.md); the rows are computed, never tuned per image.
 """
 
 import time

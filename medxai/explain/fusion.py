@@ -10,10 +10,10 @@ Rules (`RULES`):
   `medxai.metrics.faithfulness`), so a map whose top pixels do not move the prediction counts less; where no
   live map scores above 0, the alive weights. Costs 2 (steps - 1) model passes per map. It fuses the CAM and IG
   only: LIME's base weight is 0 under this rule (`RULE_WEIGHTS`), because with LIME in it the fused map
-  localised worse on brain MRI and PH2 and no better on the phantoms (README "Which maps, measured"); a request
+  localised worse on brain MRI and PH2 and no better on the phantoms (docs/evidence/maps.md); a request
   may still give LIME a weight.
 
-Which rule is the default was chosen by measurement (README "Which maps, measured").
+Which rule is the default was chosen by measurement (docs/evidence/maps.md).
 """
 
 import time
@@ -43,7 +43,7 @@ FAITHFULNESS_STEPS = 8
 and IG, 4 and 16 steps gave the same pointing game on the phantoms, brain MRI and PH2 and IoU within 0.004
 (2026-12-01). With LIME also fused, against 16 steps the fused map's Spearman correlation was 0.995 on 40 demo
 phantoms, 0.9997 on 30 brain MRI and 0.994 on 20 PH2 validation images, and 4 steps lost one pointing-game hit
-on the phantoms (README "Which maps, measured")."""
+on the phantoms (docs/evidence/maps.md)."""
 
 FAITHFULNESS_POWER = 1.0
 """The faithfulness rule weighs each map by its gap raised to this power. 1 is the default; 2 tells a coarse map

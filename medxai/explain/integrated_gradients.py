@@ -38,7 +38,7 @@ def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, bas
 
 SMOOTHING = 0.06
 """Default Gaussian sigma of IG's pixel map as a fraction of the image side (about 8 px at 128 px): IG's
-per-pixel speckle hides where the evidence lies; chosen by measurement (README "Which maps, measured")."""
+per-pixel speckle hides where the evidence lies; chosen by measurement (docs/evidence/maps.md)."""
 
 
 def smoothed(pixel_maps: torch.Tensor, smoothing: float) -> torch.Tensor:

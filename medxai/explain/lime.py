@@ -10,7 +10,7 @@ drawn in chunks until the surrogate's weights stop moving (`convergence`) instea
 The surrogate (kernel-weighted ridge on the on/off superpixel vectors, cosine distance to the original,
 kernel width 0.25) is lime's own `LimeBase`, with lime's defaults.
 
-Two defaults differ from lime's, both chosen by measurement (README "Which maps, measured"): the surrogate
+Two defaults differ from lime's, both chosen by measurement (docs/evidence/maps.md): the surrogate
 explains the class's log-odds, not its probability (`DEFAULT_SCORE`), and hidden superpixels show the blurred
 image, not their own mean colour (`DEFAULT_HIDE`). lime's own is `score="probability", hide="mean"`.
 """
@@ -44,7 +44,7 @@ the image blurred as the deletion and insertion curves' substitute (`medxai.metr
 default: "hidden" then means what it means to the faithfulness curves and the fusion rule. Of the three (log-odds
 explained; 40 demo phantoms, 30 brain MRI and 20 PH2 validation images, 2026-12-01) the blur gave the best
 deletion and insertion on all three sets and localised better than the mean colour; black localised best and
-deleted worst (README "Which maps, measured")."""
+deleted worst (docs/evidence/maps.md)."""
 
 
 def torch_predictor(model: nn.Module, precision: str = "auto", batch_size: int | None = None) -> Predict:

@@ -5,7 +5,7 @@ contains the true class with probability >= 1 - alpha. Two scores (`METHODS`):
   1 - p(true class); the set holds every class with p >= 1 - quantile. The smallest sets on average.
 - `aps`, Adaptive Prediction Sets (Romano, Sesia & Candes, NeurIPS 2020; Angelopoulos, Bates, Malik & Jordan,
   ICLR 2021), without their randomisation (one image must always get one answer): score = the mass of the
-  classes ranked at or above the true one. Measured on the brain MRI model (README, *Out of scope*), it covered
+  classes ranked at or above the true one. Measured on the brain MRI model (docs/concepts/out-of-scope.md), it covered
   0.98 at a 0.90 target with 1.67 classes per set: without randomisation APS over-covers when the model is
   confident. Kept under its name; LAC is the default because it measured closer to the target with smaller sets.
 

@@ -8,7 +8,7 @@ training images. One function per method, so `medxai bench scope` can measure th
   from a few hundred images is singular without it);
 - k-th nearest neighbour on L2-normalised features (Sun, Ming, Zhu & Li, ICML 2022).
 
-The served method is Mahalanobis (`MahalanobisDetector`), chosen by measurement (README, *Out of scope*): it runs in
+The served method is Mahalanobis (`MahalanobisDetector`), chosen by measurement (docs/concepts/out-of-scope.md): it runs in
 the exported graph as two small matrix products.
 """
 

@@ -1,0 +1,33 @@
+"""The documentation: the README is a front page, and the site in docs/ builds with `mkdocs build --strict` (no
+broken link, no page outside the navigation), with its reference pages generated from the code."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_is_a_front_page_with_the_one_command_of_each_job():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    for command in ("make demo", "make test", "medxai train", "medxai explain", "medxai stack up",
+                    "medxai dashboard", "medxai pacs receive"):
+        assert command in text, command
+    for link in ("docs/guides/ml-engineer.md", "docs/guides/platform-engineer.md", "docs/guides/clinician.md",
+                 "docs/guides/pacs-administrator.md", "docs/guides/researcher.md"):
+        assert f"]({link})" in text and (ROOT / link).is_file(), link
+
+
+def test_the_site_builds_strictly_with_generated_reference_pages(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={"NO_MKDOCS_2_WARNING": "1", "PATH": str(Path(sys.executable).parent)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    cli = (ROOT / "docs" / "reference" / "cli.md").read_text()
+    for command in ("medxai train", "medxai scope fit", "medxai bench scope", "medxai pacs receive", "medxai serve"):
+        assert f"## `{command}`" in cli, command
+    grpc = (ROOT / "docs" / "reference" / "grpc.md").read_text()
+    assert "## service `ExplainService`" in grpc and "## message `Scope`" in grpc
+    assert "MEDXAI_PRECISION" in (ROOT / "docs" / "reference" / "configuration.md").read_text()
+    assert (tmp_path / "reference" / "python" / "index.html").is_file()
