@@ -30,5 +30,9 @@ def test_demo_runs_everything_and_reports_it(tmp_path):
     assert served["model"]["version"] == "1" and len(served["model"]["checkpoint_sha256"]) == 64
     assert (tmp_path / "served" / "fusion.png").is_file() and (tmp_path / "explained" / "fusion.npy").is_file()
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [line["request_id"] for line in audit] == [served["request_id"]]
+    assert [line["request_id"] for line in audit][0] == served["request_id"] and len(audit) == 2
+    # the second request: pydicom's vertebra CT, which the chest-phantom model must not diagnose (issue 36)
+    assert audit[1]["scope"]["in_scope"] is False and "prediction" not in audit[1]
+    assert served["out_of_scope_example"].startswith("not assessed: outside the model's intended use (OOD score")
+    assert "a vertebra CT (pydicom's CT_small.dcm): not assessed" in last_screen
     assert not (tmp_path / "stack.json").exists()  # both servers were stopped
