@@ -30,7 +30,8 @@ class ServiceMetrics:
         self.assessed_images = Counter("medxai_assessed_images", "Images assessed for scope.", ["model", "version"],
                                        registry=self.registry)
         self.out_of_scope = Counter("medxai_out_of_scope", "Images outside the model's intended use, by why: "
-                                                           "ood (score over the threshold) or tags (DICOM tags).",
+                                                           "ood (score over the threshold) or intended_use (DICOM "
+                                                           "tags or colour that contradict it).",
                                     ["model", "version", "reason"], registry=self.registry)
         self.validation_refused = Gauge("medxai_scope_validation_refused_ratio",
                                         "Share of the validation images the OOD threshold refused when the model "
@@ -51,13 +52,14 @@ class ServiceMetrics:
         """Count one image's scope (`medxai.scope.Assessment`). Every counter of the version starts at 0 with its
         first image, so rates over them exist before the first refusal."""
         self.assessed_images.labels(model, version).inc()
-        for reason in ("ood", "tags"):
+        for reason in ("ood", "intended_use"):
             self.out_of_scope.labels(model, version, reason)
         self.referred.labels(model, version)
         if assessment.ood_score is not None:
             self.ood_score.labels(model, version).observe(assessment.ood_score)
         if not assessment.in_scope:
-            self.out_of_scope.labels(model, version, "ood" if "OOD score" in assessment.reason else "tags").inc()
+            self.out_of_scope.labels(model, version,
+                                     "ood" if "OOD score" in assessment.reason else "intended_use").inc()
         elif len(assessment.prediction_set) > 1:
             self.referred.labels(model, version).inc()
 

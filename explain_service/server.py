@@ -229,7 +229,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         call.alive()
         scope, allowed = self.engine.scope, request.allow_out_of_scope
         tags = tag_values(raw) if scope is not None and request.image.WhichOneof("source") == "encoded" else None
-        refusal = scope.intended_use.tag_refusal(*tags, rule=self.config.dicom_tags) if tags else None
+        refusal = scope.intended_use.refusal(pixels, tags, self.config.dicom_tags) if scope is not None else None
         probabilities = None
         if refusal and not allowed:
             assessment = Assessment(in_scope=False, reason=refusal)

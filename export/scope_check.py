@@ -59,9 +59,12 @@ def scope_check(model: MedicalClassifier, scope: Scope | None, image_size: int, 
     model = model.eval()
 
     def refused(pixels: torch.Tensor) -> float:
+        """Share refused as the service refuses: by the intended use's pixels rule (a colour image for a grey
+        model), or by the OOD score."""
         with torch.inference_mode():
             scores = scope.detector(logits_and_features(model, pixels)[1].float())
-        return float((scores > scope.threshold).float().mean())
+        by_pixels = torch.tensor([scope.intended_use.refusal(image) is not None for image in pixels])
+        return float(((scores > scope.threshold) | by_pixels).float().mean())
 
     failing = []
     for name, pixels in far_images(image_size, class_names).items():

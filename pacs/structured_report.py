@@ -49,7 +49,7 @@ PREDICTION_SET = hd.sr.CodedConcept("PREDSET", SCHEME, "In the conformal predict
 REFER = hd.sr.CodedConcept("REFER", SCHEME, "Refer: the model cannot separate the set's classes")
 ASSESSMENT = hd.sr.CodedConcept("ASSESSED", SCHEME, "AI assessment")
 NOT_ASSESSED = hd.sr.CodedConcept("OUTOFSCOPE", SCHEME, "Not assessed: outside intended use")
-NOT_ASSESSED_BY_TAGS = hd.sr.CodedConcept("TAGSREFUSED", SCHEME, "DICOM tags contradict the intended use")
+NOT_ASSESSED_BY_USE = hd.sr.CodedConcept("USEREFUSED", SCHEME, "DICOM tags or colour contradict intended use")
 OOD_SCORE = hd.sr.CodedConcept("OODSCORE", SCHEME, "Out-of-distribution score")
 OOD_THRESHOLD = hd.sr.CodedConcept("OODTHRESH", SCHEME, "Out-of-distribution threshold")
 SANITY_VALUES = {True: hd.sr.CodedConcept("PASSED", SCHEME, "Passed"),
@@ -148,7 +148,7 @@ def not_assessed_group(source: Dataset, explanation: Explanation, algorithm: hd.
         hd.sr.Measurement(name=OOD_THRESHOLD, value=float(numbers[2]), unit=codes.UCUM.NoUnits)]
     evaluations = [hd.sr.QualitativeEvaluation(ASSESSMENT, NOT_ASSESSED)]
     if numbers is None:
-        evaluations.append(hd.sr.QualitativeEvaluation(NOT_ASSESSED, NOT_ASSESSED_BY_TAGS))
+        evaluations.append(hd.sr.QualitativeEvaluation(NOT_ASSESSED, NOT_ASSESSED_BY_USE))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=provenance.result_uid(source, explanation, "tracking"),
                                                      identifier="medxai: not assessed"),

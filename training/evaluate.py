@@ -104,22 +104,23 @@ def predict(checkpoint: str | Path, images: list[str | Path], precision: str = "
             results.append({"image": str(path), "error": str(exc)})
             continue
         tags = tag_values(Path(path).read_bytes()) if scope is not None else None
-        refusal = scope.intended_use.tag_refusal(*tags, rule=tag_rule) if tags else None
         for number, frame in enumerate(frames, start=1):
             result = {"image": str(path)} | ({"frame": number} if len(frames) > 1 else {})
+            model_input = to_model_input(frame, info.image_size)
+            refusal = scope.intended_use.refusal(model_input, tags, tag_rule) if scope is not None else None
             if refusal and not allow_out_of_scope:
                 result["scope"] = Assessment(in_scope=False, reason=refusal).as_dict()
             else:
-                pixels.append(to_model_input(frame, info.image_size))
-                result["tag_refusal"] = refusal
+                pixels.append(model_input)
+                result["refused_before"] = refusal
             results.append(result)
     if pixels:
         with torch.inference_mode(), autocast(torch.device("cpu"), use_bf16(precision, "cpu")):
             probabilities, ood = probabilities_and_ood(model, scope, torch.stack(pixels))
         ood_scores = iter([None] * len(pixels) if ood is None else ood.tolist())
         probabilities = iter(probabilities.float().numpy())
-        for result in (result for result in results if "tag_refusal" in result):
-            row, refusal = next(probabilities), result.pop("tag_refusal")
+        for result in (result for result in results if "refused_before" in result):
+            row, refusal = next(probabilities), result.pop("refused_before")
             assessment = assess(scope, row, info.class_names, next(ood_scores), info.multi_label)
             if refusal:
                 assessment.in_scope, assessment.reason = False, refusal

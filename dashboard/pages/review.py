@@ -182,13 +182,14 @@ if case is not None and case.picture.windows:
                                    format_func=lambda name: name if name == FILE_WINDOW else
                                    f"{name} ({WINDOW_PRESETS[name][0]}/{WINDOW_PRESETS[name][1]})")
 
+research = st.sidebar.checkbox("Explain images outside the model's intended use (research only)", key="research",
+                               help="Such an image gets no diagnosis and no heat map by default; this asks for "
+                                    "them anyway, marked research only.")
 if case is None:
     st.info("Upload an image or pick a case from the worklist.")
     st.stop()
 case.requested_version = version
-case.research = st.sidebar.checkbox("Explain images outside the model's intended use (research only)",
-                                    key="research", help="Such an image gets no diagnosis and no heat map by "
-                                                         "default; this asks for them anyway, marked research only.")
+case.research = research
 stored = st.session_state.get(CASE_KEY)
 if stored is not None and stored.key == case.key and stored.complete:
     case = stored

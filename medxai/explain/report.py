@@ -20,7 +20,8 @@ from medxai.explain.overlay import save_overlay
 from medxai.explain.fusion import DEFAULT_RULE
 from medxai.explain.pipeline import run_methods
 from medxai.precision import resolve
-from medxai.scope import Scope, assess
+from medxai.scope import Assessment, Scope, assess
+from medxai.scope.intended_use import tag_values
 from medxai.scope.fit import probabilities_and_ood
 
 NORMALISATION = "positive part; its 99th percentile at 0.9, its maximum at 1, linear between (order kept)"
@@ -47,6 +48,9 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
     probabilities = model_predictor(model, precision)(pixels[None])[0]
     assessment = assess(scope, np.asarray(probabilities), info.class_names,
                         None if ood is None else float(ood[0]), info.multi_label)
+    if scope is not None and (refusal := scope.intended_use.refusal(pixels, tag_values(Path(image).read_bytes()))):
+        assessment = Assessment(in_scope=False, reason=refusal, ood_score=assessment.ood_score,
+                                threshold=assessment.threshold)
     if not assessment.in_scope and not allow_out_of_scope:
         (out / "explanation.json").write_text(json.dumps({"image": str(image), "checkpoint": str(checkpoint),
                                                           "scope": assessment.as_dict()}, indent=2))

@@ -40,6 +40,7 @@ def test_upload_streams_prediction_and_every_map(dashboard_settings, lesion_imag
 
 def test_worklist_case_shows_outline_iou_and_pointing_game(dashboard_settings):
     app = open_page("pages/review.py")
+    app.sidebar.checkbox(key="research").check()  # the first held-out phantom may lie outside the intended use
     app.radio(key="source").set_value("Worklist").run()
     picker = app.selectbox(key="worklist_item")
     held_out_item = next(option for option in picker.options if option.endswith("· mask · test"))

@@ -95,7 +95,8 @@ def test_mutual_tls_through_the_cli(triton, trained_checkpoint, tmp_path):
     process = serve(trained_checkpoint, triton.grpc_url, port, "--tls-cert", str(files["server.pem"]), "--tls-key",
                     str(files["server.key"]), "--tls-client-ca", str(files["ca.pem"]), "--audit-log",
                     str(tmp_path / "audit.jsonl"))
-    request = pb.PredictRequest(image=pb.Image(array=pb.RawArray(data=bytes(32 * 32), shape=[32, 32], dtype="uint8")))
+    request = pb.PredictRequest(image=pb.Image(array=pb.RawArray(data=bytes(32 * 32), shape=[32, 32], dtype="uint8")),
+                                allow_out_of_scope=True)  # a black image: research, so Triton's answer comes back
     try:
         with_client = grpc.ssl_channel_credentials(files["ca.pem"].read_bytes(), files["client.key"].read_bytes(),
                                                    files["client.pem"].read_bytes())

@@ -78,5 +78,5 @@ def test_random_arrays_are_answered_or_refused(stub, image):
 
 
 def test_the_server_still_answers_after_the_fuzzing(stub):
-    response = stub.Predict(pb.PredictRequest(image=pb.Image(encoded=FILES[0])), timeout=60)
-    assert len(response.prediction.probabilities) == 2
+    response = stub.Predict(pb.PredictRequest(image=pb.Image(encoded=FILES[0]), allow_out_of_scope=True), timeout=60)
+    assert len(response.prediction.probabilities) == 2  # answered (as research: it need not be a phantom)

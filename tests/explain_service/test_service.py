@@ -121,8 +121,11 @@ def test_a_request_may_fuse_lime_and_then_the_fused_map_waits_for_it(stub, lesio
 
 
 def test_predict_and_list_models(stub):
-    response = stub.Predict(pb.PredictRequest(image=raw(np.full((32, 32), 128, np.uint8))), timeout=30)
+    # a flat grey image is no x-ray phantom: answered because the request asks for research answers (issue 36)
+    response = stub.Predict(pb.PredictRequest(image=raw(np.full((32, 32), 128, np.uint8)), allow_out_of_scope=True),
+                            timeout=30)
     assert len(response.prediction.probabilities) == 2 and response.model.name == "phantom"
+    assert response.prediction.scope.research_only
     models = stub.ListModels(pb.ListModelsRequest(), timeout=30).models
     assert [(model.name, model.version) for model in models] == [("phantom", "1")]
     with pytest.raises(grpc.RpcError) as refused:
@@ -157,7 +160,8 @@ def test_health_and_reflection(service):
 
 def test_audit_line_has_no_phi(stub, service):
     dicom = dicom_bytes(np.tile(np.arange(64, dtype=np.uint16) * 64, (64, 1)))
-    response = stub.Explain(pb.ExplainRequest(image=pb.Image(encoded=dicom), methods=["gradcam"]), timeout=60)
+    response = stub.Explain(pb.ExplainRequest(image=pb.Image(encoded=dicom), methods=["gradcam"],
+                                              allow_out_of_scope=True), timeout=60)  # a ramp, not a phantom
     text = service.config.audit_log.read_text()
     assert "Doe" not in text and "SECRET-123" not in text
     line = next(line for line in audit_lines(service) if line["request_id"] == response.request_id)
@@ -183,7 +187,8 @@ def test_metrics_are_exposed_and_count(stub, service):
     assert 'medxai_explain_model_info{' in after
     labels = {key for family in text_string_to_metric_families(after) for sample in family.samples
               for key in sample.labels}
-    assert labels <= {"method", "code", "stage", "le", "name", "checkpoint_sha256", "architecture"}
+    assert labels <= {"method", "code", "stage", "le", "name", "checkpoint_sha256", "architecture", "model",
+                      "version", "reason"}  # the last three: the scope's drift metrics (model, version, why)
 
 
 def multi_frame_dicom() -> bytes:

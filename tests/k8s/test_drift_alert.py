@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydicom.data import get_testdata_file
 
 from explain_service.protos import explain_pb2 as pb
-from tests.explain_service.conftest import (held_out, lesion_image, make_service,  # noqa: F401 (fixtures)
-                                            repository, service, stub_for, triton)
+from tests.explain_service.conftest import (held_out, in_scope, lesion_image,  # noqa: F401 (fixtures)
+                                            make_service, repository, service, stub_for, triton)
 from tests.k8s.conftest import find
 
 CT = open(get_testdata_file("CT_small.dcm"), "rb").read()

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from explain_service.protos import explain_pb2 as pb
-from tests.explain_service.conftest import (SMALL, held_out, lesion_image, make_service,  # noqa: F401 (fixtures)
-                                            repository, service, stub_for, triton)
+from tests.explain_service.conftest import (SMALL, held_out, in_scope, lesion_image,  # noqa: F401 (fixtures)
+                                            make_service, repository, service, stub_for, triton)
 from tests.k8s.conftest import find
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"

@@ -12,6 +12,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
 
 from pacs import dciodvfy
 from pacs.dicomweb import retrieve, store
@@ -75,10 +76,11 @@ def test_a_torn_answer_carries_its_prediction_set_and_the_referral():
 def test_a_vertebra_ct_and_a_doppler_ultrasound_come_back_not_assessed(pacs_settings, service, repository,
                                                                       tmp_path):
     sources = [pydicom.dcmread(get_testdata_file(name)) for name in ("CT_small.dcm", "US1_UNCR.dcm")]
-    for source in sources:
-        source.decompress() if source.file_meta.TransferSyntaxUID.is_compressed else None
-    study_uid = str(sources[0].StudyInstanceUID)
-    sources[1].StudyInstanceUID = study_uid  # one study, as a misrouting PACS rule would send them
+    study_uid = generate_uid()  # new UIDs: other tests store pydicom's files, whose UIDs are fixed, as they are
+    for source in sources:  # one study, as a misrouting PACS rule would send them
+        source.StudyInstanceUID, source.SeriesInstanceUID = study_uid, generate_uid()
+        source.SOPInstanceUID = source.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        source.PatientID = "MEDXAI-OOS"
     store(pacs_settings, sources, study_uid)
     audit = tmp_path / "audit.jsonl"
     counts = explain_study(pacs_settings, service, repository, study_uid, audit)

@@ -4,7 +4,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from medxai.scope.assessment import assess, refer_sentence
-from medxai.scope.intended_use import IntendedUse, dicom_tags, intended_use_of
+from medxai.scope.intended_use import IntendedUse, colour_of, dicom_tags, intended_use_of
 from medxai.scope.scope import Scope
 
 BRAIN = IntendedUse(["MR"], ["BRAIN"], "grey", 160, ["glioma", "meningioma", "pituitary"])
@@ -20,6 +20,18 @@ def test_a_contradicting_tag_is_refused_with_the_reason_and_an_empty_one_only_wh
     assert IntendedUse().tag_refusal("CT", "CHEST", rule="strict") is None  # nothing known: nothing refused
     with pytest.raises(ValueError):
         BRAIN.tag_refusal("MR", "", rule="lenient")
+
+
+def test_a_grey_model_refuses_a_colour_image_before_inference():
+    import numpy as np
+    grey = np.repeat(np.random.default_rng(0).random((1, 32, 32)), 3, axis=0)
+    colour = grey.copy()
+    colour[0] = np.clip(colour[0] + 0.2, 0, 1)  # a reddish photograph
+    assert colour_of(grey[None]) == "grey" and colour_of(colour[None]) == "colour"
+    assert BRAIN.refusal(grey) is None
+    assert BRAIN.refusal(colour) == "outside the model's intended use (a colour image; the model is for grey images)"
+    assert IntendedUse(colour="colour").refusal(grey) is None  # a colour model takes grey images too
+    assert "Modality CT" in BRAIN.refusal(grey, ("CT", ""))  # tags are checked first
 
 
 def test_the_intended_use_comes_from_the_training_files_tags_unless_given():
