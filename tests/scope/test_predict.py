@@ -29,8 +29,9 @@ def test_images_the_model_was_never_meant_for_get_no_diagnosis(checkpoint_each_p
     assert answers[0]["scope"]["prediction_set"][0] == answers[0]["prediction"]
     for refused in answers[1:]:
         assert not refused["scope"]["in_scope"] and "prediction" not in refused and "probabilities" not in refused
-        assert refused["scope"]["reason"].startswith("outside the model's intended use (OOD score")
-        assert refused["scope"]["ood_score"] > refused["scope"]["threshold"]
+    ct, ultrasound = answers[1]["scope"], answers[2]["scope"]
+    assert ct["reason"].startswith("outside the model's intended use (OOD score") and ct["ood_score"] > ct["threshold"]
+    assert ultrasound["reason"] == "outside the model's intended use (a colour image; the model is for grey images)"
 
 
 def test_research_use_gets_the_answer_marked_and_a_contradicting_tag_is_refused_before_inference(
