@@ -53,6 +53,10 @@ class Explanation(Model):
     in_scope: bool = True
     """False: outside the model's intended use (`scope_reason` says why); no probabilities and no maps came."""
     scope_reason: str = ""
+    ood_score: float | None = None
+    """The out-of-distribution score and its threshold, when the score was computed (None: refused by the intended
+    use before inference, or a service older than scopes)."""
+    ood_threshold: float | None = None
     prediction_set: list[str] = field(default_factory=list)
     """The classes conformal prediction cannot rule out at error rate `alpha`, most probable first."""
     alpha: float = 0.0
@@ -118,7 +122,9 @@ def explain_dicom(settings: ServiceSettings, dicom: bytes, version: str = "") ->
                     predicted=names[event.prediction.predicted] if in_scope else "",
                     target=names[event.prediction.target] if in_scope else "", in_scope=in_scope,
                     scope_reason=scope.reason, prediction_set=list(scope.prediction_set), alpha=scope.alpha,
-                    refer=scope.refer, intended_use=event.model.intended_use)
+                    refer=scope.refer, intended_use=event.model.intended_use,
+                    ood_score=scope.ood_score if scope.HasField("ood_score") else None,
+                    ood_threshold=scope.threshold if scope.HasField("threshold") else None)
             if not event.HasField("map"):  # outside the intended use: the one event has no map
                 continue
             saliency = np.frombuffer(event.map.data, dtype=np.uint8).reshape(tuple(event.map.shape))

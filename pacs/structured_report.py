@@ -140,14 +140,14 @@ def measurement_group(source: Dataset, explanation: Explanation, algorithm: hd.s
 def not_assessed_group(source: Dataset, explanation: Explanation, algorithm: hd.sr.AlgorithmIdentification
                        ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     """The image-level group (TID 1501) of a source outside the model's intended use: why, in codes and numbers
-    (the OOD score and its threshold, parsed from the service's reason when the score decided it)."""
-    import re
-    numbers = re.search(r"OOD score ([-\d.e+]+), threshold ([-\d.e+]+)", explanation.scope_reason)
-    measurements = [] if numbers is None else [
-        hd.sr.Measurement(name=OOD_SCORE, value=float(numbers[1]), unit=codes.UCUM.NoUnits),
-        hd.sr.Measurement(name=OOD_THRESHOLD, value=float(numbers[2]), unit=codes.UCUM.NoUnits)]
+    (the OOD score and its threshold when the score decided it; otherwise the intended use refused it)."""
+    by_score = explanation.ood_score is not None and explanation.ood_threshold is not None \
+        and explanation.ood_score > explanation.ood_threshold
+    measurements = [] if not by_score else [
+        hd.sr.Measurement(name=OOD_SCORE, value=round(explanation.ood_score, 1), unit=codes.UCUM.NoUnits),
+        hd.sr.Measurement(name=OOD_THRESHOLD, value=round(explanation.ood_threshold, 1), unit=codes.UCUM.NoUnits)]
     evaluations = [hd.sr.QualitativeEvaluation(ASSESSMENT, NOT_ASSESSED)]
-    if numbers is None:
+    if not by_score:
         evaluations.append(hd.sr.QualitativeEvaluation(NOT_ASSESSED, NOT_ASSESSED_BY_USE))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=provenance.result_uid(source, explanation, "tracking"),

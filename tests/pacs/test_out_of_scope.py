@@ -30,7 +30,7 @@ REASON = "outside the model's intended use (OOD score 9120.4, threshold 610.2)"
 def outside() -> Explanation:
     return Explanation(request_id="r2", model_name="brain", model_version="2", checkpoint_sha256="cd34" * 16,
                        class_names=["glioma", "meningioma", "pituitary"], in_scope=False, scope_reason=REASON,
-                       intended_use="MR BRAIN, grey, 160 px")
+                       intended_use="MR BRAIN, grey, 160 px", ood_score=9120.43, ood_threshold=610.17)
 
 
 def codes_of(dataset) -> set[str]:
