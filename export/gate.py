@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 from export.parity import ParityReport
-from export.shortcut import shortcut_check
+from export.shortcut import explained_per_class, shortcut_check
 from medxai.models import MedicalClassifier
 
 
@@ -32,14 +32,16 @@ class GateDecision:
 
 def release_gate(model: MedicalClassifier, pixels: torch.Tensor, parity: list[ParityReport],
                  log: Callable[[str], None] = print, *, regions: torch.Tensor | None = None,
-                 labels: torch.Tensor | None = None, shortcut: str = "refuse") -> GateDecision:
+                 labels: torch.Tensor | None = None, shortcut: str = "refuse",
+                 class_names: list[str] | None = None) -> GateDecision:
     """The gate's decision on `model` for sample `pixels` [N,3,S,S] with their expert `regions` [N,S,S] (bool)
-    and class `labels` [N] where known; every check is logged. `shortcut` is one of SHORTCUT_MODES."""
+    and class `labels` [N] where known (`class_names` name them in the shortcut check's rows); every check is
+    logged. `shortcut` is one of SHORTCUT_MODES."""
     if shortcut not in SHORTCUT_MODES:
         raise ValueError(f"shortcut must be one of {SHORTCUT_MODES}, got '{shortcut}'")
     reasons = [report.line() for report in parity if not report.passed]
-    sanity, checks, explanations = _sanity_reasons(model, pixels, log)
-    outside, record = _shortcut_reasons(model, pixels, regions, labels, explanations, shortcut, log)
+    sanity, checks = _sanity_reasons(model, pixels, log)
+    outside, record = _shortcut_reasons(model, pixels, regions, labels, class_names, shortcut, log)
     return GateDecision(reasons + sanity + outside, checks, record)
 
 
@@ -51,7 +53,7 @@ correlations, stable at 8 images, and it runs on every export."""
 
 
 def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callable[[str], None]
-                    ) -> tuple[list[str], dict, dict]:
+                    ) -> tuple[list[str], dict]:
     from medxai.explain.sanity import model_randomisation_check  # lazily: captum is heavy to import
     pixels = pixels[:GATE_IMAGES]
     with torch.no_grad():
@@ -63,7 +65,7 @@ def _sanity_reasons(model: MedicalClassifier, pixels: torch.Tensor, log: Callabl
             f"{'' if row['passed'] else ' (unchanged)'}")
     checks = {method: {"spearman": round(row["spearman"], 4), "dead": len(row["dead"]), "passed": row["passed"]}
               for method, row in result["methods"].items()}
-    return _sanity_refusals(result, len(pixels)), checks, result["explanations"]
+    return _sanity_refusals(result, len(pixels)), checks
 
 
 def _sanity_refusals(result: dict, images: int) -> list[str]:
@@ -81,9 +83,12 @@ def _sanity_refusals(result: dict, images: int) -> list[str]:
 
 
 def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: torch.Tensor | None,
-                      labels: torch.Tensor | None, explanations: dict, mode: str, log: Callable[[str], None]
+                      labels: torch.Tensor | None, class_names: list[str] | None, mode: str,
+                      log: Callable[[str], None]
                       ) -> tuple[list[str], dict]:
-    """The shortcut check on the sample images, reusing the randomisation check's maps of the first of them."""
+    """The shortcut check on the sample images: the served maps of `shortcut.PER_CLASS` images of each class,
+    explaining the true class (the randomisation check's maps explain the predicted class of the first few
+    images, which can all be one class's)."""
     if mode == "off":
         return [], {"mode": mode}
     skipped = ("the sample images have no expert regions (masks or boxes) of the model's classes (give --data: "
@@ -93,7 +98,11 @@ def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: t
     if skipped:
         log(f"shortcut check skipped: {skipped}")
         return [], {"mode": mode, "skipped": skipped}
-    report = shortcut_check(model, pixels, regions, labels, explanations)
+    from medxai.explain.pipeline import DEFAULT_METHODS, run_methods  # lazily: captum is heavy to import
+    explained = explained_per_class(regions, labels)
+    explanations = run_methods(model, pixels[explained], labels[explained], list(DEFAULT_METHODS), GATE_OPTIONS)
+    report = shortcut_check(model, pixels, regions, labels, explanations, explained=explained,
+                            class_names=class_names)
     maps = ", ".join(f"{method} {'dead' if share is None else f'{share:.3f}'}"
                      for method, share in report.outside.items())
     lift = "not known (dead)" if report.lift is None else f"{report.lift:.2f}x no-skill"
@@ -101,6 +110,11 @@ def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: t
         f"{maps} (no-skill {report.no_skill:.3f}, {report.explained} images); on the gate's {report.images} sample "
         f"images accuracy {report.accuracy:.3f}, region only {report.region_only_accuracy:.3f}"
         f"{'' if report.passed else ' (failed)'}")
+    for name, row in report.by_class.items():
+        class_lift = "not known (dead)" if row["lift"] is None else f"{row['lift']:.2f}x no-skill"
+        log(f"shortcut check, class {name}: {report.decisive} map's energy in the region {class_lift} on "
+            f"{row['explained']} images; accuracy {row['accuracy']:.3f}, region only {row['region_only_accuracy']:.3f} "
+            f"on {row['images']}")
     if not report.passed and mode == "warn":
         log(f"warning: {report.reason}")
     return ([report.reason] if not report.passed and mode == "refuse" else []), {"mode": mode} | report.as_dict()

@@ -85,7 +85,8 @@ def export_checkpoint(checkpoint: Path, repository: Path, name: str, *, version:
         # phantoms are not a brain MRI model's data, and another folder's label indices mean other classes
         own = sample_set.class_names == list(info.class_names)
         decision = release_gate(model, pixels, parity, log, regions=sample_set.regions if own else None,
-                                labels=sample_set.labels if own else None, shortcut=shortcut_check)
+                                labels=sample_set.labels if own else None, shortcut=shortcut_check,
+                                class_names=list(info.class_names))
         scope_refusals, scope_record = scope_check(model, scope, spec.image_size, pixels if own else None,
                                                    list(info.class_names), scope_check_mode, log)
         refusals = decision.refusals + scope_refusals

@@ -25,13 +25,13 @@ Region-only accuracy is not the rule because the clean models disagree on it: wi
 another gained 0.21; the outside mean and a median filter as fills did no better.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from scipy import stats
 
-from medxai.metrics.faithfulness import blurred
+from medxai.metrics.counterfactual import keep_region
 from medxai.metrics.localisation import energy_in_mask
 from medxai.models import MedicalClassifier
 
@@ -42,8 +42,11 @@ CHANCE_ALPHA = 0.05
 this one-sided binomial level: a model that learned a shortcut is at chance where the shortcut is absent or at
 random, and its maps need not show it (an fp32 marker model of 10 epochs put 2.8x no-skill of its fused map's
 energy in the lesions while its accuracy on the marked test phantoms was 0.52)."""
-FILL_SIGMA = 1 / 6
-"""The fill outside the region: a Gaussian blur of the image with sigma = side x FILL_SIGMA."""
+PER_CLASS = 8
+"""Sample images of each class the check explains (with the gate's lighter LIME and IG)."""
+MIN_CLASS_IMAGES = 5
+"""A class's own lift refuses the model only over at least this many explained images with a live map: one
+class's mean over fewer is noise."""
 
 
 @dataclass
@@ -53,8 +56,9 @@ class ShortcutReport:
     decisive map is alive (of all explained ones when it is dead on every image);
     `outside`: per served map, the mean share of its energy outside the region (over the images whose map is
     alive; None when none is); `lift`: the `decisive` map's energy share in the region over the region's area
-    share (None when it is dead on every image); `majority_share` and `chance_p` (`chance_level`); `passed`, and
-    `reason` when not (the lift rule first, then the chance rule)."""
+    share (None when it is dead on every image); `by_class`: the same per class name (`ClassEvidence.as_dict`);
+    `majority_share` and `chance_p` (`chance_level`); `passed`, and `reason` when not (the lift rule first,
+    then the per-class lift rule, then the chance rule)."""
 
     images: int
     explained: int
@@ -68,15 +72,29 @@ class ShortcutReport:
     reason: str = ""
     majority_share: float = 0.0
     chance_p: float = 0.0
+    by_class: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def region_only(pixels: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
-    """`pixels` [N,3,S,S] with everything outside `regions` [N,S,S] (bool) replaced by a Gaussian blur of the
-    image (sigma = side x FILL_SIGMA)."""
-    return torch.where(regions[:, None], pixels, blurred(pixels, FILL_SIGMA))
+@dataclass
+class ClassEvidence:
+    """One class's row of the check: `images` of the class with a region, their `accuracy` and
+    `region_only_accuracy`; `explained` of them with a live decisive map, the decisive map's mean energy share
+    `outside` the region (None when none is explained) and its `lift` over the region's area share (None
+    likewise); `decides`: whether the class has the `MIN_CLASS_IMAGES` its lift needs to refuse the model."""
+
+    images: int
+    accuracy: float
+    region_only_accuracy: float
+    explained: int
+    outside: float | None
+    lift: float | None
+    decides: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def outside_share(maps: torch.Tensor, dead: list[bool], regions: torch.Tensor) -> float | None:
@@ -86,44 +104,82 @@ def outside_share(maps: torch.Tensor, dead: list[bool], regions: torch.Tensor) -
     return float(np.mean(shares)) if shares else None
 
 
+def explained_per_class(regions: torch.Tensor, labels: torch.Tensor, per_class: int = PER_CLASS) -> torch.Tensor:
+    """Indices [M] of up to `per_class` images of each class whose region [N,S,S] is not empty, in order: the
+    images the check explains (`labels` [N] class indices)."""
+    kept = regions.flatten(1).any(dim=1)
+    chosen = [index for value in labels.unique().tolist()
+              for index in torch.nonzero(kept & (labels == value)).flatten()[:per_class].tolist()]
+    return torch.tensor(sorted(chosen), dtype=torch.long)
+
+
 def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torch.Tensor, labels: torch.Tensor,
-                   maps: dict, min_lift: float = MIN_LIFT) -> ShortcutReport:
+                   maps: dict, min_lift: float = MIN_LIFT, explained: torch.Tensor | None = None,
+                   class_names: list[str] | None = None) -> ShortcutReport:
     """The check on sample `pixels` [N,3,S,S] in [0, 1] with expert `regions` [N,S,S] (bool) and class indices
-    `labels` [N], in fp32 (as served). `maps`: the served maps of the first M <= N images by method
-    (`Explanation`s: maps [M,S,S] in [0, 1] and their dead flags); the fused one decides when present, else
-    the first. Images whose region is empty are left out (ValueError when none is left)."""
+    `labels` [N], in fp32 (as served). `maps`: the served maps of the images `explained` [M] (indices; default
+    the first M) by method (`Explanation`s: maps [M,S,S] in [0, 1] and their dead flags); the fused one decides
+    when present, else the first. `class_names` name the rows of `by_class` (default: the indices). Images
+    whose region is empty are left out (ValueError when none is left)."""
     kept = regions.flatten(1).any(dim=1)
     if not bool(kept.any()):
         raise ValueError("every sample image's region is empty")
-    dead = {method: [d for d, k in zip(explanation.dead, kept) if k] for method, explanation in maps.items()}
-    outside = {method: outside_share(explanation.maps[kept[:len(explanation.maps)]], dead[method], regions[kept])
-               for method, explanation in maps.items()}
-    explained = int(kept[:len(next(iter(maps.values())).maps)].sum())
-    pixels, regions, labels = pixels[kept], regions[kept], labels[kept]
+    count = len(next(iter(maps.values())).maps)
+    explained = torch.arange(count) if explained is None else torch.as_tensor(explained, dtype=torch.long)
     decisive = "fusion" if "fusion" in maps else next(iter(maps))
-    alive = ~torch.tensor(dead[decisive], dtype=torch.bool)
+    use = kept[explained]
+    alive = {method: [not dead for dead, on in zip(explanation.dead, use) if on] for method, explanation in maps.items()}
+    inside = {method: [energy_in_mask(saliency.numpy(), regions[index].numpy())
+                       for saliency, index in zip(explanation.maps[use], explained[use])]
+              for method, explanation in maps.items()}
+    outside = {method: (float(np.mean([1 - share for share, live in zip(inside[method], alive[method]) if live]))
+                        if any(alive[method]) else None) for method in maps}
+    areas = regions[explained[use]].flatten(1).float().mean(dim=1).numpy()
+    live = np.array(alive[decisive], dtype=bool)
     # the no-skill share over the images whose decisive map is measured: the lift compares like with like
-    no_skill = 1 - float(regions[:explained][alive if bool(alive.any()) else slice(None)].float().mean())
+    no_skill = 1 - float(areas[live].mean() if live.any() else areas.mean())
+    lift = None if outside[decisive] is None else (1 - outside[decisive]) / (1 - no_skill)
     model.eval()
     with torch.no_grad():
-        correct = int((model(pixels).argmax(dim=1) == labels).sum())
-        only = float((model(region_only(pixels, regions)).argmax(dim=1) == labels).float().mean())
-    lift = None if outside[decisive] is None else (1 - outside[decisive]) / (1 - no_skill)
-    accuracy = correct / len(labels)
-    majority, chance_p = chance_level(correct, labels)
+        right = model(pixels[kept]).argmax(dim=1) == labels[kept]
+        right_region_only = model(keep_region(pixels[kept], regions[kept])).argmax(dim=1) == labels[kept]
+    names = class_names or [str(index) for index in range(int(labels.max()) + 1)]
+    explained_labels = labels[explained[use]].numpy()
+    by_class = {}
+    for value in labels[kept].unique().tolist():
+        of_class = labels[kept] == value
+        shares = np.array(inside[decisive])[(explained_labels == value) & live] if len(live) else np.array([])
+        class_areas = areas[(explained_labels == value) & live] if len(live) else np.array([])
+        by_class[names[value]] = ClassEvidence(
+            int(of_class.sum()), float(right[of_class].float().mean()), float(right_region_only[of_class].float().mean()),
+            len(shares), float(1 - shares.mean()) if len(shares) else None,
+            float(shares.mean() / class_areas.mean()) if len(shares) else None, len(shares) >= MIN_CLASS_IMAGES)
+    accuracy, only = float(right.float().mean()), float(right_region_only.float().mean())
+    majority, chance_p = chance_level(int(right.sum()), labels[kept])
+    failing = [(name, row) for name, row in by_class.items() if row.decides and row.lift is not None
+               and row.lift < min_lift]
     reason = ""
     if lift is not None and lift < min_lift:
         reason = (f"the model's evidence lies outside the expert regions: the {decisive} map puts "
                   f"{1 - outside[decisive]:.3f} of its energy in the region, {lift:.2f}x the region's share of the "
-                  f"image ({1 - no_skill:.3f}; at least {min_lift:.1f}x needed) on {explained} sample images; "
+                  f"image ({1 - no_skill:.3f}; at least {min_lift:.1f}x needed) on {int(live.sum())} sample images; "
                   f"accuracy {accuracy:.3f} as given, {only:.3f} with only the region kept: the shortcut check failed")
+    elif failing:
+        reason = "; ".join(
+            f"on class {name} the model's evidence lies outside the expert regions: the {decisive} map puts "
+            f"{1 - row.outside:.3f} of its energy in the region, {row.lift:.2f}x the region's share of the image "
+            f"(at least {min_lift:.1f}x needed) on {row.explained} sample images of the class, while it is "
+            f"{lift:.2f}x over all classes; the class's accuracy {row.accuracy:.3f} as given, "
+            f"{row.region_only_accuracy:.3f} with only the region kept" for name, row in failing) + \
+            ": the model is right for other reasons than the region on a class: the shortcut check failed"
     elif chance_p >= CHANCE_ALPHA:
-        reason = (f"the model is no better than chance on the sample images: accuracy {accuracy:.3f} on {len(pixels)} "
-                  f"images whose most frequent class is {majority:.3f} of them (one-sided binomial p {chance_p:.2f}), "
-                  f"{only:.3f} with only the region kept: what it learned does not hold on held-out images, as a "
-                  f"shortcut's does not where the shortcut is absent; the shortcut check failed")
-    return ShortcutReport(len(pixels), explained, accuracy, only, no_skill, outside, decisive, lift, not reason,
-                          reason, majority, chance_p)
+        reason = (f"the model is no better than chance on the sample images: accuracy {accuracy:.3f} on "
+                  f"{int(kept.sum())} images whose most frequent class is {majority:.3f} of them (one-sided binomial "
+                  f"p {chance_p:.2f}), {only:.3f} with only the region kept: what it learned does not hold on "
+                  f"held-out images, as a shortcut's does not where the shortcut is absent; the shortcut check failed")
+    return ShortcutReport(int(kept.sum()), int(use.sum()), accuracy, only, no_skill, outside, decisive, lift,
+                          not reason, reason, majority, chance_p,
+                          {name: row.as_dict() for name, row in by_class.items()})
 
 
 def chance_level(correct: int, labels: torch.Tensor) -> tuple[float, float]:

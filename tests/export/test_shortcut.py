@@ -1,4 +1,4 @@
-"""The shortcut check: maps of a toy model that reads only a corner fail it and those of one that reads the
+"""The shortcut check: maps of a toy model that reads only a corner fail it, those of one that reads the
 region pass; a model trained on corner-marker phantoms is refused by the release gate and a clean one passes,
 in bf16 (where `auto` picks it) and fp32."""
 
@@ -11,7 +11,7 @@ from torch import nn
 from export.gate import release_gate
 from export.release import export_checkpoint
 from export.samples import sample_images
-from export.shortcut import CHANCE_ALPHA, MIN_LIFT, outside_share, region_only, shortcut_check
+from export.shortcut import CHANCE_ALPHA, MIN_LIFT, explained_per_class, outside_share, shortcut_check
 from medxai.errors import UserError
 from medxai.explain.base import Explanation
 from tests.recipe import PHANTOM_RECIPE
@@ -36,13 +36,13 @@ CORNER = (slice(2, 6), slice(2, 6))
 CENTRE = (slice(24, 40), slice(24, 40))
 
 
-def toy_images() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Eight grey images [8,3,64,64] whose class-1 images have a bright centre (the region) and a bright corner
-    marker, with the regions [8,64,64] and labels [8]."""
+def toy_images(count: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`count` grey images [N,3,64,64], classes 0 and 1 in turn, whose class-1 images have a bright centre (the
+    region) and a bright corner marker, with the regions [N,64,64] and labels [N]."""
     generator = torch.Generator().manual_seed(0)
-    pixels = 0.5 + 0.05 * torch.randn(8, 3, SIZE, SIZE, generator=generator)
-    labels = torch.tensor([0, 1] * 4)
-    regions = torch.zeros(8, SIZE, SIZE, dtype=torch.bool)
+    pixels = 0.5 + 0.05 * torch.randn(count, 3, SIZE, SIZE, generator=generator)
+    labels = torch.tensor([0, 1] * (count // 2))
+    regions = torch.zeros(count, SIZE, SIZE, dtype=torch.bool)
     regions[:, CENTRE[0], CENTRE[1]] = True
     for image, label in zip(pixels, labels):
         if label:
@@ -93,11 +93,35 @@ def test_no_skill_is_taken_over_the_images_whose_decisive_map_is_alive():
     assert report.lift == pytest.approx(SIZE ** 2 / 16 ** 2) and report.passed
 
 
-def test_region_only_keeps_the_region_and_blurs_the_marker_away():
-    pixels, regions, _ = toy_images()
-    kept = region_only(pixels, regions)
-    assert torch.equal(kept[:, :, CENTRE[0], CENTRE[1]], pixels[:, :, CENTRE[0], CENTRE[1]])
-    assert float(kept[1, :, CORNER[0], CORNER[1]].mean()) < 0.6  # the marker was 1.0 on a 0.5 background
+def test_a_model_right_for_the_wrong_reasons_on_one_class_is_refused_with_that_class_named():
+    pixels, regions, labels = toy_images(12)
+    maps = torch.zeros(12, SIZE, SIZE)
+    for saliency, label in zip(maps, labels):  # class 0's evidence on the region, class 1's on the corner marker
+        window = CORNER if label else CENTRE
+        saliency[window[0], window[1]] = 1.0
+    explanation = {"fusion": Explanation("fusion", maps, maps, None, [{"dead": False}] * 12)}
+    report = shortcut_check(MeanOf(CORNER), pixels, regions, labels, explanation, class_names=["benign", "malignant"])
+    assert report.lift == pytest.approx(0.5 * SIZE ** 2 / 16 ** 2) and report.accuracy == 1.0  # fine on the mean
+    assert report.by_class["benign"] == {"images": 6, "accuracy": 1.0, "region_only_accuracy": 1.0, "explained": 6,
+                                         "outside": 0.0, "lift": pytest.approx(SIZE ** 2 / 16 ** 2), "decides": True}
+    assert report.by_class["malignant"]["lift"] == 0.0 and report.by_class["malignant"]["region_only_accuracy"] == 0
+    assert not report.passed and report.reason.startswith(
+        "on class malignant the model's evidence lies outside the expert regions: the fusion map puts 0.000 of its "
+        "energy in the region, 0.00x the region's share of the image (at least 1.5x needed) on 6 sample images of "
+        "the class, while it is 8.00x over all classes; the class's accuracy 1.000 as given, 0.000 with only the "
+        "region kept: the model is right for other reasons than the region on a class")
+    # four images of a class are too few to decide: reported, not refused
+    four = {"fusion": Explanation("fusion", maps[:8], maps[:8], None, [{"dead": False}] * 8)}
+    fewer = shortcut_check(MeanOf(CORNER), pixels, regions, labels, four)
+    assert fewer.by_class["1"]["lift"] == 0.0 and fewer.by_class["1"]["decides"] is False and fewer.passed
+
+
+def test_the_gate_explains_each_class_not_the_first_images():
+    _, regions, labels = toy_images(40)
+    chosen = explained_per_class(regions, labels, per_class=3)
+    assert chosen.tolist() == [0, 1, 2, 3, 4, 5] and labels[chosen].tolist() == [0, 1] * 3
+    labels[:20] = 0  # the first half all one class
+    assert labels[explained_per_class(regions, labels, per_class=3)].tolist() == [0, 0, 0, 1, 1, 1]
 
 
 def test_map_energy_outside_the_region_against_no_skill():
@@ -155,12 +179,19 @@ def test_the_gate_refuses_the_marker_model_and_passes_the_clean_one_on_held_out_
     samples = sample_images(SIZE, marker_phantoms, count=48)
     assert samples.source.endswith("(test split)") and samples.regions is not None
     clean, marker = (release_gate(load_checkpoint(path)[0], samples.pixels, [], quiet, regions=samples.regions,
-                                  labels=samples.labels) for path in model_pair)
+                                  labels=samples.labels, class_names=samples.class_names) for path in model_pair)
     assert clean.shortcut["passed"] and clean.refusals == [], clean.shortcut
     # refused by its maps (evidence outside the lesion) or by its accuracy (chance where the marker is at random)
     assert not marker.shortcut["passed"], marker.shortcut
     assert marker.shortcut["lift"] < MIN_LIFT or marker.shortcut["chance_p"] >= CHANCE_ALPHA, marker.shortcut
     assert any("the shortcut check failed" in reason for reason in marker.refusals)
+    # per class: the marker model's malignant evidence lies on the marker, its benign evidence on the nodule (on
+    # an Intel Xeon without AMX: malignant 0.75x and 0.94x no-skill, benign 1.65x and 2.83x, in bf16 and fp32; in
+    # fp32 its lift over both classes, 1.79x, passes: only the class's row refuses it)
+    rows = marker.shortcut["by_class"]
+    assert set(rows) == {"benign_nodule", "malignant_nodule"} and rows["malignant_nodule"]["decides"], rows
+    assert rows["malignant_nodule"]["lift"] < MIN_LIFT < rows["benign_nodule"]["lift"], rows
+    assert all(row["lift"] >= MIN_LIFT for row in clean.shortcut["by_class"].values()), clean.shortcut
 
 
 @pytest.mark.slow

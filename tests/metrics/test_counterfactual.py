@@ -1,0 +1,60 @@
+"""The counterfactual images: the region kept, the region removed, and a patch of its shape moved elsewhere on
+the body part."""
+
+import numpy as np
+import torch
+
+from medxai.metrics.counterfactual import (CONDITIONS, counterfactual_probabilities, displaced_region, keep_region,
+                                           remove_region)
+
+SIZE = 64
+
+
+def marked_image() -> tuple[torch.Tensor, torch.Tensor]:
+    """One grey image [1,3,64,64] with a bright 16-px square at the centre (the region [1,64,64]) and a bright
+    corner marker."""
+    pixels = torch.full((1, 3, SIZE, SIZE), 0.5)
+    pixels[:, :, 24:40, 24:40] = 1.0
+    pixels[:, :, 2:6, 2:6] = 1.0
+    regions = torch.zeros(1, SIZE, SIZE, dtype=torch.bool)
+    regions[:, 24:40, 24:40] = True
+    return pixels, regions
+
+
+def test_keeping_the_region_blurs_the_marker_away_and_removing_it_leaves_the_marker():
+    pixels, regions = marked_image()
+    kept, removed = keep_region(pixels, regions), remove_region(pixels, regions)
+    assert torch.equal(kept[:, :, 24:40, 24:40], pixels[:, :, 24:40, 24:40])
+    assert float(kept[0, :, 2:6, 2:6].mean()) < 0.6  # the marker was 1.0 on a 0.5 background
+    assert torch.equal(removed[:, :, 2:6, 2:6], pixels[:, :, 2:6, 2:6])
+    assert float(removed[0, :, 30:34, 30:34].mean()) < 0.9  # the square's centre, blurred towards the background
+
+
+def test_the_displaced_patch_has_the_region_s_shape_lies_on_the_foreground_and_misses_the_region():
+    region = np.zeros((SIZE, SIZE), dtype=bool)
+    region[10:20, 30:45] = True
+    foreground = np.zeros((SIZE, SIZE), dtype=bool)
+    foreground[8:60, 8:60] = True
+    for seed in range(5):
+        moved = displaced_region(region, foreground, np.random.default_rng(seed))
+        ys, xs = np.nonzero(moved)
+        assert moved.sum() == region.sum() and (ys.max() - ys.min(), xs.max() - xs.min()) == (9, 14)
+        assert not (moved & region).any() and foreground[moved].all()
+    whole = np.ones((SIZE, SIZE), dtype=bool)  # no room to move: the region itself
+    assert np.array_equal(displaced_region(whole, foreground, np.random.default_rng(0)), whole)
+
+
+def test_each_condition_reaches_the_model():
+    pixels, regions = marked_image()
+    pixels, regions = pixels.repeat(3, 1, 1, 1), regions.repeat(3, 1, 1)
+    foregrounds = torch.ones_like(regions)
+
+    def centre_and_corner(images: torch.Tensor) -> torch.Tensor:  # "probabilities": the square's and the marker's
+        return torch.stack([images[:, 0, 28:36, 28:36].mean(dim=(1, 2)), images[:, 0, 2:6, 2:6].mean(dim=(1, 2))], 1)
+
+    out = counterfactual_probabilities(centre_and_corner, pixels, regions, foregrounds, batch_size=2)
+    assert tuple(out) == CONDITIONS and all(value.shape == (3, 2) for value in out.values())
+    assert torch.allclose(out["as_given"], torch.ones(3, 2))
+    assert torch.allclose(out["region_kept"][:, 0], torch.ones(3)) and bool((out["region_kept"][:, 1] < 0.6).all())
+    assert bool((out["region_removed"][:, 0] < 0.9).all()) and torch.allclose(out["region_removed"][:, 1], torch.ones(3))
+    assert torch.allclose(out["elsewhere_removed"][:, 0], torch.ones(3))  # the patch moved off the square
