@@ -130,6 +130,46 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             out.with_suffix(".md").write_text(markdown_report(table, names, info["class_names"], source))
 
 
+    @bench_app.command("shortcut")
+    def bench_shortcut(
+        checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
+        data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
+        split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
+        ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
+        images: int = typer.Option(90, min=1, help="Images explained, an equal share of each class (seeded); the "
+                                                     "model itself is tested on every chosen image."),
+        seed: int = typer.Option(0, help="Seed of the draw and of the displaced patches."),
+        out: Path = typer.Option(None, help="Write the report as JSON here (X.json), as markdown in X.md, and a gallery "
+                                             "per class in X_<class>.png."),
+        precision: str = precision_option(),
+    ) -> None:
+        """What the model uses, per class: its accuracy and probability with only the expert region kept, with
+        it removed and with a patch of its shape removed elsewhere (every chosen image); where the served maps'
+        energy lies: the region, the image's edges, the rest of the body part, the background, against their
+        areas (the images drawn). Markdown on stderr (and OUT.md), JSON last on stdout.
+
+        Example: medxai bench shortcut --checkpoint demo/run/best.pt --data demo/data --split test --out demo/shortcut.json
+        """
+        from rich.console import Console
+        from medxai.explain.shortcut_analysis import analyse, held_out, markdown
+        from medxai.precision import hardware
+        require_paths(checkpoint, what="checkpoint")
+        console = Console(stderr=True)
+        model, info, pixels, regions, labels = held_out(checkpoint, data, split, ids)
+        report = analyse(model, pixels, regions, labels, list(info.class_names), images, precision, seed,
+                         gallery=out.with_suffix("") if out else None, log=console.print)
+        report |= {"checkpoint": str(checkpoint), "data": str(data), "split": split,
+                   "ids": str(ids) if ids else None, "hardware": hardware("cpu", precision)}
+        table = markdown(report)
+        console.print(table)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            source = (f"{checkpoint}, {report['images']} images with a region "
+                      f"({report['explained']} explained), {report['hardware']['precision']}, "
+                      f"{report['hardware']['device']}")
+            out.with_suffix(".md").write_text(f"{source}\n\n{table}\n")
+        _emit(report, out)
+
     @bench_app.command("paired")
     def bench_paired(
         checkpoint: Path = typer.Option(..., help="The reference model (best.pt), e.g. trained without guidance."),
