@@ -167,7 +167,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             source = (f"{checkpoint}, {report['images']} images with a region "
                       f"({report['explained']} explained), {report['hardware']['precision']}, "
                       f"{report['hardware']['device']}")
-            out.with_suffix(".md").write_text(f"{source}\n\n{table}\n")
+            galleries = "".join(f"\n![{name}]({Path(row['gallery']).name})\n" for name, row in report["zones"].items()
+                                if "gallery" in row)
+            out.with_suffix(".md").write_text(f"{source}\n\n{table}\n{galleries}")
         _emit(report, out)
 
     @bench_app.command("paired")

@@ -28,6 +28,7 @@ def test_the_report_shows_each_class_using_its_nodule(checkpoint_each_precision,
         assert (tmp_path / f"shortcut_{name}.png").stat().st_size > 1000 and row["gallery"].endswith(f"_{name}.png")
     table = (tmp_path / "shortcut.md").read_text()
     assert "| benign_nodule | 20 |" in table and "| malignant_nodule | fusion |" in table
+    assert "![benign_nodule](shortcut_benign_nodule.png)" in table
 
 
 def test_help_and_a_missing_checkpoint():
