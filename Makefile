@@ -39,7 +39,7 @@ demo: $(STAMP)
 	$(BIN)/medxai demo --workdir $(DEMO_DIR)
 
 test: $(STAMP) $(CHECKOV) ohif
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=20
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .cache

@@ -36,7 +36,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         """Explain one image: per-method maps (.npy), colour overlays (.png) and explanation.json. An image
         outside the model's intended use is refused with the reason (explanation.json says it too).
 
-        Example: medxai explain --checkpoint runs/demo/best.pt --image scan.png --out explained --methods cam,ig,lime,fusion
+        Example: medxai explain --checkpoint demo/run/best.pt --image scan.png --out explained --methods cam,ig,lime,fusion
         """
         from medxai.errors import UserError
         from medxai.explain.pipeline import parse_methods

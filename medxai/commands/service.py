@@ -104,7 +104,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     ) -> None:
         """Serve Predict, Explain, ExplainStream and ListModels over gRPC until SIGTERM or Ctrl-C.
 
-        Example: medxai serve --checkpoint runs/demo/best.pt --triton-url 127.0.0.1:8001 --model chest_xray --port 50051
+        Example: medxai serve --checkpoint demo/run/best.pt --triton-url 127.0.0.1:8001 --model chest_xray --port 50051
         """
         from explain_service.auth import load_tokens
         from explain_service.server import ExplainServer, ServiceConfig

@@ -44,7 +44,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     ) -> None:
         """Export ONNX + TorchScript, verify parity, gate, and write a new Triton repository version.
 
-        Example: medxai export --checkpoint runs/demo/best.pt --repository model_repository --name chest_xray --target all
+        Example: medxai export --checkpoint demo/run/best.pt --repository model_repository --name chest_xray --target all
         """
         from export.release import export_checkpoint
         result = export_checkpoint(checkpoint, repository, name, version=version, target=target, overwrite=force,

@@ -70,7 +70,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     ) -> None:
         """Train with cross-validation; writes RUN/best.pt and RUN/metrics.json.
 
-        Example: medxai train --data data/phantoms --out runs/demo --model resnet50_attention --image-size 224 --epochs 5 --folds 5
+        Example: medxai train --data demo/data --out runs/mine --model resnet50_attention --image-size 224 --epochs 5 --folds 5
         """
         from training.recipes import resolve
         from training.trainer import TrainConfig, default_workers, train as run_training
@@ -110,7 +110,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     ) -> None:
         """Diagnostic metrics (and explanation quality where masks exist) of a checkpoint on data.
 
-        Example: medxai evaluate --checkpoint runs/demo/best.pt --data data/phantoms --out runs/demo/eval
+        Example: medxai evaluate --checkpoint demo/run/best.pt --data demo/data --out demo/eval
         """
         from training.evaluate import evaluate as run_evaluation
         require_paths(checkpoint, what="checkpoint")
@@ -144,7 +144,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         prediction; "prediction_set" lists the classes conformal prediction cannot rule out, and "refer" says
         so when there is more than one.
 
-        Example: medxai predict --checkpoint runs/demo/best.pt scan1.png scan2.dcm
+        Example: medxai predict --checkpoint demo/run/best.pt scan1.png scan2.dcm
         """
         from medxai.errors import UserError
         from training.evaluate import predict as run_prediction
