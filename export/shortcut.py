@@ -7,6 +7,10 @@ lesion. On sample images with expert regions and labels:
   a uniform, no-skill map puts there; the energy-based pointing game of Wang et al., Score-CAM, CVPRW 2020).
   The model fails when the decisive map (the fused one) puts less than `MIN_LIFT` times the no-skill share in
   the region: its evidence lies outside.
+- the per-class rule: the same, on each class's explained images (`PER_CLASS` of each, their true class). A
+  mean over classes hides a model right for the right reasons on one class and for others on another: the
+  brain MRI model of issue 37 had a lift of 3.63x over three classes and 1.28x on gliomas, which it classifies
+  as well without their tumour boxes (`medxai bench shortcut`).
 - the chance rule: the model also fails when its accuracy on the sample images is not above the most frequent
   class's share (one-sided binomial test, `CHANCE_ALPHA`). Where a shortcut is absent or at random, a model that
   learned it is at chance, whatever its maps show.
