@@ -109,7 +109,7 @@ def _shortcut_reasons(model: MedicalClassifier, pixels: torch.Tensor, regions: t
     log(f"shortcut check: {report.decisive} map's energy in the region {lift}; map energy outside the region "
         f"{maps} (no-skill {report.no_skill:.3f}, {report.explained} images); on the gate's {report.images} sample "
         f"images accuracy {report.accuracy:.3f}, region only {report.region_only_accuracy:.3f}"
-        f"{'' if report.passed else ' (failed)'}")
+        f"{'' if report.passed else ': the shortcut check failed'}")
     for name, row in report.by_class.items():
         class_lift = "not known (dead)" if row["lift"] is None else f"{row['lift']:.2f}x no-skill"
         log(f"shortcut check, class {name}: {report.decisive} map's energy in the region {class_lift} on "

@@ -31,8 +31,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         input_dtype: str = typer.Option("float32", help="Pixels clients send: float32 (0-1) or uint8 (0-255)."),
         data: Path = typer.Option(None, help="Real images to verify the export on (its test split when it has one; "
                                              "with masks or boxes, the shortcut check); default: drawn phantoms."),
-        samples: int = typer.Option(48, help="How many images parity and the shortcut check run on (the sanity "
-                                             "check on the first 8)."),
+        samples: int = typer.Option(48, help="How many images parity and the shortcut check's accuracy run on "
+                                             "(the sanity check on the first 8; the shortcut check's maps on 8 of "
+                                             "each class)."),
         shortcut_check: str = typer.Option("refuse", help="When the model's evidence lies outside the sample "
                                                           "images' expert regions: refuse, warn or off."),
         scope_check: str = typer.Option("refuse", help="When the model's out-of-distribution detector accepts "
