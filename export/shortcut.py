@@ -132,14 +132,12 @@ def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torc
     explained = torch.arange(count) if explained is None else torch.as_tensor(explained, dtype=torch.long)
     decisive = "fusion" if "fusion" in maps else next(iter(maps))
     use = kept[explained]
-    alive = {method: [not dead for dead, on in zip(explanation.dead, use) if on] for method, explanation in maps.items()}
-    inside = {method: [energy_in_mask(saliency.numpy(), regions[index].numpy())
-                       for saliency, index in zip(explanation.maps[use], explained[use])]
-              for method, explanation in maps.items()}
-    outside = {method: (float(np.mean([1 - share for share, live in zip(inside[method], alive[method]) if live]))
-                        if any(alive[method]) else None) for method in maps}
-    areas = regions[explained[use]].flatten(1).float().mean(dim=1).numpy()
-    live = np.array(alive[decisive], dtype=bool)
+    shown = {method: explanation.maps[use] for method, explanation in maps.items()}  # images with a region
+    dead = {method: np.array(explanation.dead, dtype=bool)[use.numpy()] for method, explanation in maps.items()}
+    regions_shown = regions[explained[use]]
+    outside = {method: outside_share(shown[method], dead[method].tolist(), regions_shown) for method in maps}
+    areas = regions_shown.flatten(1).float().mean(dim=1).numpy()
+    live = ~dead[decisive]
     # the no-skill share over the images whose decisive map is measured: the lift compares like with like
     no_skill = 1 - float(areas[live].mean() if live.any() else areas.mean())
     lift = None if outside[decisive] is None else (1 - outside[decisive]) / (1 - no_skill)
@@ -152,12 +150,15 @@ def shortcut_check(model: MedicalClassifier, pixels: torch.Tensor, regions: torc
     by_class = {}
     for value in labels[kept].unique().tolist():
         of_class = labels[kept] == value
-        shares = np.array(inside[decisive])[(explained_labels == value) & live] if len(live) else np.array([])
-        class_areas = areas[(explained_labels == value) & live] if len(live) else np.array([])
+        shown_of_class = explained_labels == value
+        class_outside = outside_share(shown[decisive][torch.from_numpy(shown_of_class)],
+                                      dead[decisive][shown_of_class].tolist(), regions_shown[shown_of_class])
+        measured = int((shown_of_class & live).sum())
         by_class[names[value]] = ClassEvidence(
             int(of_class.sum()), float(right[of_class].float().mean()), float(right_region_only[of_class].float().mean()),
-            len(shares), float(1 - shares.mean()) if len(shares) else None,
-            float(shares.mean() / class_areas.mean()) if len(shares) else None, len(shares) >= MIN_CLASS_IMAGES)
+            measured, class_outside,
+            None if class_outside is None else (1 - class_outside) / float(areas[shown_of_class & live].mean()),
+            measured >= MIN_CLASS_IMAGES)
     accuracy, only = float(right.float().mean()), float(right_region_only.float().mean())
     majority, chance_p = chance_level(int(right.sum()), labels[kept])
     failing = [(name, row) for name, row in by_class.items() if row.decides and row.lift is not None

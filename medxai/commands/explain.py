@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from medxai.commands.options import precision_option, require_paths
+from medxai.commands.options import ids_option, precision_option, require_paths, split_option
 
 
 def _emit(result: dict, out: Path | None) -> None:
@@ -92,8 +92,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     def bench_maps(
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
         data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
-        split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
-        ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
+        split: str = split_option(),
+        ids: Path = ids_option(),
         images: int = typer.Option(40, min=1, help="Images with a mask or box scored, an equal share of each "
                                                      "class (seed 0: the same images every run)."),
         out: Path = typer.Option(None, help="Also write the table as JSON here (X.json), and as markdown in X.md."),
@@ -134,8 +134,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
     def bench_shortcut(
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
         data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
-        split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
-        ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
+        split: str = split_option(),
+        ids: Path = ids_option(),
         images: int = typer.Option(90, min=1, help="Images explained, an equal share of each class (seeded); the "
                                                      "model itself is tested on every chosen image."),
         seed: int = typer.Option(0, help="Seed of the draw and of the displaced patches."),
@@ -177,8 +177,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         checkpoint: Path = typer.Option(..., help="The reference model (best.pt), e.g. trained without guidance."),
         against: Path = typer.Option(..., help="The model compared with it, at the same image size."),
         data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
-        split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
-        ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
+        split: str = split_option(),
+        ids: Path = ids_option(),
         images: int = typer.Option(30, min=2, help="Images with a mask or box scored, an equal share of each "
                                                      "class (seed 0: the same images every run)."),
         out: Path = typer.Option(None, help="Also write the table as JSON here."),

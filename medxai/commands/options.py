@@ -19,6 +19,16 @@ def precision_option() -> str:
                         help="auto (bf16 only where the CPU or GPU computes it natively), fp32 or bf16.")
 
 
+def split_option() -> str:
+    """`--split NAME`: only the records of this split of a labelled folder."""
+    return typer.Option(None, help="Only records of this split (e.g. test).")
+
+
+def ids_option() -> Path:
+    """`--ids FILE`: only the records whose ids the file lists, one a line (a run's validation_ids.txt)."""
+    return typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt).")
+
+
 def require_paths(*paths: Path | None, what: str, folder: bool = False) -> None:
     """Refuse, in one line ("<what> not found: <path>"), a given path that is not a file (with `folder`: that
     does not exist, file or folder); a folder given for a file is named as such (with its best.pt when it is a

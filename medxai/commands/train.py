@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from medxai.commands.options import precision_option, require_paths
+from medxai.commands.options import ids_option, precision_option, require_paths, split_option
 
 
 def _recipe_values(setting: str) -> str:
@@ -100,8 +100,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         checkpoint: Path = typer.Option(..., help="A medxai checkpoint (best.pt)."),
         data: Path = typer.Option(..., help="Data source with the checkpoint's classes."),
         out: Path = typer.Option(..., help="Folder for metrics.json and the ROC and reliability PNGs."),
-        split: str = typer.Option(None, help="Only records of this split (e.g. test)."),
-        ids: Path = typer.Option(None, help="Only these image ids, one a line (e.g. RUN/validation_ids.txt)."),
+        split: str = split_option(),
+        ids: Path = ids_option(),
         explanations: bool = typer.Option(True, help="Score explanations when the data has masks or boxes."),
         max_explained: int = typer.Option(32, min=0, help="Images with a mask or box whose explanations are "
                                                           "scored, an equal share of each class (seed 0: the same "

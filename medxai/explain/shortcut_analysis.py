@@ -100,9 +100,9 @@ def analyse(model: torch.nn.Module, pixels: torch.Tensor, regions: torch.Tensor,
     by_class: dict[str, dict] = {}
     for value, name in enumerate(class_names):
         rows = [position for position, index in enumerate(chosen.tolist()) if labels[index] == value]
+        areas = [area_by_zone(zones[row]) for row in rows]
         by_class[name] = {"images": len(rows)} | {
-            "area": {zone: float(np.mean([area_by_zone(zones[row])[zone] for row in rows])) if rows else None
-                     for zone in ZONES}}
+            "area": {zone: float(np.mean([area[zone] for area in areas])) if rows else None for zone in ZONES}}
         for method in MAPPED:
             shares = [energy_by_zone(explanations[method].maps[row].numpy(), zones[row]) for row in rows]
             energy = {zone: mean_with_interval(np.array([share[zone] for share in shares])) for zone in ZONES}
