@@ -30,6 +30,7 @@ from medxai.data import ImageDataset, load_dataset
 from medxai.data.dataset import channel_statistics
 from medxai.data.records import DatasetSpec
 from medxai.errors import UserError
+from medxai.metrics import counterfactual
 from medxai.metrics.calibration import (applied_temperature, expected_calibration_error, negative_log_likelihood,
                                        plot_reliability, reliability_bins)
 from medxai.metrics.classification import classification_metrics, plot_roc
@@ -84,6 +85,7 @@ class TrainConfig:
     guidance_weight: float = 1.0
     guidance_images: int = 8  # rrr: annotated images per step (double backprop)
     guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
+    context_blur: float = 0.0  # share of the annotated training images shown with only the region kept (the rest blurred)
     calibrate: bool = True  # fit a temperature on each fold's validation logits after training
     modality: str = ""  # intended use: DICOM Modality codes, comma-separated ("" = from the data's DICOM tags)
     body_part: str = ""  # intended use: DICOM Body Part Examined values, comma-separated ("" = from the data)
@@ -183,6 +185,7 @@ class FoldTrainer:
         # a hospital has masks for a few images: guidance sees those of a fixed random share of the training set
         rng = np.random.default_rng(config.seed)
         self.guided = torch.from_numpy(rng.random(len(train_idx)) < config.guidance_share)
+        self.context_rng = torch.Generator().manual_seed(config.seed + 1)  # which images lose their context
         self.steps_done = 0  # across epochs: L_exp goes on every `exp_every`-th optimiser step
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
                                           weight_decay=config.weight_decay)
@@ -199,6 +202,26 @@ class FoldTrainer:
         return DataLoader(self.train_set, batch_size=self.config.batch_size, shuffle=sampler is None,
                           sampler=sampler, generator=generator, num_workers=self.config.workers, drop_last=False)
 
+    def _guided_masks(self, batch: dict) -> torch.Tensor:
+        """The batch's masks [N,H,W]; those of the images outside the guided share count as none (255)."""
+        return torch.where(self.guided[batch["index"]][:, None, None], batch["mask"], 255)
+
+    def _blur_context(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Context perturbation (issue 37): `images` [N,3,S,S] in [0, 1] with, for a random `context_blur` share
+        of the annotated ones (`masks` [N,S,S] with a lesion pixel), everything outside the region replaced by
+        the counterfactual test's blur (`medxai.metrics.counterfactual.keep_region`). The model must then answer
+        from the region on those images, and what lies around it (slice level, anatomy, acquisition) stops
+        being a sufficient cue. The same fill as `medxai bench shortcut`'s "box only" condition, so that
+        measurement is no longer out of distribution for a model trained this way."""
+        regions = masks == 1
+        draw = torch.rand(len(images), generator=self.context_rng) < self.config.context_blur
+        chosen = torch.nonzero(draw & regions.flatten(1).any(dim=1)).flatten()
+        if len(chosen) == 0:
+            return images
+        images = images.clone()
+        images[chosen] = counterfactual.keep_region(images[chosen], regions[chosen])
+        return images
+
     def _train_epoch(self, progress: Progress, epoch: int) -> tuple[float, float, float]:
         """Mean classification loss, mean L_exp (nan when alpha is 0) and mean guidance loss (nan without) over
         one epoch."""
@@ -211,7 +234,10 @@ class FoldTrainer:
         gate = guidance.gate_logits(self.model) if kind == "attention" else nullcontext({})
         with gate as record:  # the spatial gate's logits of each forward pass (attention guidance)
             for batch in self.train_loader:
-                images, targets = batch["image"].to(self.device), batch["target"].to(self.device)
+                images, targets = batch["image"], batch["target"].to(self.device)
+                if self.config.context_blur > 0:
+                    images = self._blur_context(images, self._guided_masks(batch))
+                images = images.to(self.device)
                 if self.channels_last:
                     images = images.contiguous(memory_format=torch.channels_last)
                 with autocast(self.device, self.bf16):
@@ -224,8 +250,7 @@ class FoldTrainer:
                         exp_values.append(exp.item())
                         loss = loss + self.config.alpha_exp * exp
                     if kind != "none":  # the masks of the images outside the guided share count as none (255)
-                        masks = torch.where(self.guided[batch["index"]][:, None, None], batch["mask"], 255)
-                        masks = masks.to(self.device)
+                        masks = self._guided_masks(batch).to(self.device)
                         guide = (guidance.attention_loss(gate_logits, masks) if kind == "attention" else
                                  guidance.rrr_loss(self.model, images, masks, self.config.guidance_images,
                                                    self.model.multi_label))
@@ -376,6 +401,8 @@ def train(config: TrainConfig) -> dict:
         raise UserError(f"--guidance must be one of {', '.join(guidance.KINDS)}, got '{config.guidance}'")
     if config.guidance_weight < 0 or not 0 < config.guidance_share <= 1 or config.guidance_images < 1:
         raise UserError("--guidance-weight must be >= 0, --guidance-share in (0, 1] and --guidance-images >= 1")
+    if not 0 <= config.context_blur <= 1:
+        raise UserError(f"--context-blur must lie in [0, 1], got {config.context_blur}")
     if not 0 < config.ood_accept < 1 or not 0 < config.conformal_alpha < 1:
         raise UserError("--ood-accept and --conformal-alpha must be between 0 and 1")
     if config.fold is not None and not 0 <= config.fold < config.folds:

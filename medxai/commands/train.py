@@ -54,6 +54,9 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         guidance_images: int = typer.Option(8, help="rrr: annotated images per step."),
         guidance_share: float = typer.Option(1.0, help="Share of the training images whose masks or boxes guidance "
                                                        "uses (a hospital has masks for a few)."),
+        context_blur: float = typer.Option(0.0, help="Context perturbation: share of the images with a mask or box "
+                                                     "(within --guidance-share) shown with everything outside the "
+                                                     "region blurred, so the model must answer from the lesion."),
         calibrate: bool = typer.Option(True, help="Fit a temperature on each fold's validation logits and store it "
                                                   "in the checkpoint (temperature scaling, Guo et al. 2017)."),
         modality: str = typer.Option("", help="Intended use: the DICOM Modality codes the model is for, "
@@ -87,6 +90,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty, fold=fold,
             workers=default_workers() if workers is None else workers,
             guidance_weight=guidance_weight, guidance_images=guidance_images, guidance_share=guidance_share,
+            context_blur=context_blur,
             calibrate=calibrate, modality=modality, body_part=body_part, ood_accept=ood_accept,
             conformal_alpha=conformal_alpha))
         from training import distributed
