@@ -145,8 +145,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         """Print class probabilities for each image as JSON (an unreadable image gets its error instead, and
         the command then exits 2). Each answer has its "scope": an image outside the model's intended use (its
         DICOM tags, or an out-of-distribution score above the checkpoint's threshold) gets the reason and no
-        prediction; "prediction_set" lists the classes conformal prediction cannot rule out, and "refer" says
-        so when there is more than one.
+        prediction, and the command then exits 2 too; "prediction_set" lists the classes conformal prediction
+        cannot rule out, and "refer" says so when there is more than one.
 
         Example: medxai predict --checkpoint demo/run/best.pt scan1.png scan2.dcm
         """
@@ -161,6 +161,10 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         failed = [f"{result['image']}: {result['error']}" for result in results if "error" in result]
         if failed:  # the others' answers are printed above; the exit code still says not all were read
             raise UserError(f"{len(failed)} of {len(results)} images could not be read: " + "; ".join(failed))
+        refused = [f"{result['image']}: {result['scope']['reason']}" for result in results
+                   if "prediction" not in result and not result.get("scope", {}).get("in_scope", True)]
+        if refused:  # as `medxai explain` and the service do: a script must not read "no answer" as success
+            raise UserError(f"{len(refused)} of {len(results)} images got no prediction: " + "; ".join(refused))
 
     @bench_app.command("train")
     def bench_train(

@@ -22,8 +22,11 @@ DOPPLER_US = "US1_UNCR.dcm"  # pydicom-data's colour-flow ultrasound
 
 def test_images_the_model_was_never_meant_for_get_no_diagnosis(checkpoint_each_precision, phantom_dir):
     own = sorted((phantom_dir / "images").iterdir())[0]
-    result = run_cli("predict", "--checkpoint", checkpoint_each_precision, own, get_testdata_file(VERTEBRA_CT),
-                     get_testdata_file(DOPPLER_US))
+    result = medxai("predict", "--checkpoint", str(checkpoint_each_precision), str(own),
+                    get_testdata_file(VERTEBRA_CT), get_testdata_file(DOPPLER_US))
+    # the answers are printed, and the exit code says two images got none (as `medxai explain` does)
+    assert_user_error(result, f"2 of 3 images got no prediction: {get_testdata_file(VERTEBRA_CT)}: outside the "
+                              f"model's intended use (OOD score")
     answers = json.loads(result.stdout)
     assert answers[0]["scope"]["in_scope"] and "prediction" in answers[0]
     assert answers[0]["scope"]["prediction_set"][0] == answers[0]["prediction"]
@@ -42,7 +45,9 @@ def test_research_use_gets_the_answer_marked_and_a_contradicting_tag_is_refused_
     model, info = load_checkpoint(trained_checkpoint)
     info.scope["intended_use"]["modality"] = ["DX"]
     tagged = save_checkpoint(tmp_path / "dx.pt", model, info)
-    refused = json.loads(run_cli("predict", "--checkpoint", tagged, ct).stdout)[0]["scope"]
+    result = medxai("predict", "--checkpoint", str(tagged), ct)
+    assert_user_error(result, "1 of 1 images got no prediction")
+    refused = json.loads(result.stdout)[0]["scope"]
     assert refused["reason"] == "outside the model's intended use (Modality CT; the model is for DX)"
     assert refused["ood_score"] is None  # refused before inference
     lenient = json.loads(run_cli("predict", "--checkpoint", tagged, "--dicom-tags", "off", ct).stdout)[0]["scope"]
@@ -58,7 +63,8 @@ def test_an_old_checkpoint_gets_its_scope_from_scope_fit(trained_run, phantom_di
     fitted = json.loads(run_cli("scope", "fit", "--checkpoint", old, "--data", phantom_dir, "--ids",
                                 trained_run / "validation_ids.txt").stdout)
     assert fitted["accepted"] >= 0.95 and fitted["coverage"] >= 0.85
-    assert not json.loads(run_cli("predict", "--checkpoint", old, ct).stdout)[0]["scope"]["in_scope"]
+    refused = medxai("predict", "--checkpoint", str(old), ct)
+    assert refused.returncode == 2 and not json.loads(refused.stdout)[0]["scope"]["in_scope"]
     assert load_checkpoint(old)[1].format_version == 2
 
 
