@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,dashboard,pacs,docs]'
+	$(BIN)/medxai triton setup  # tritonserver and its Python-backend stub, with the NumPy 1 the stub needs: .venv/triton
 	touch $(STAMP)
 
 $(CHECKOV):

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The medxai image: the explain service, the dashboard, the PACS gateway, the train/export jobs and (dev-cpu) the
-# CPU Triton from the nvidia-pytriton wheel. Build from the repository root:
+# CPU Triton from the nvidia-pytriton wheel (in /opt/medxai/triton, with the NumPy 1 its stub needs). Build from the repository root:
 #   docker build -f docker/medxai.Dockerfile -t registry.hospital.example/medxai:0.1.0 .
 #   docker build -f docker/medxai.Dockerfile --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu \
 #       -t medxai:0.1.0-cpu .        # CPU-only PyTorch: a much smaller image for laptops and CPU nodes
@@ -22,7 +22,8 @@ COPY explain_service explain_service
 COPY dashboard dashboard
 COPY pacs pacs
 RUN /opt/medxai/bin/pip install --extra-index-url "${TORCH_INDEX}" ".[dashboard,pacs]" \
-    && /opt/medxai/bin/medxai --help > /dev/null
+    && /opt/medxai/bin/medxai --help > /dev/null \
+    && /opt/medxai/bin/medxai triton setup
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --gid 10001 medxai \

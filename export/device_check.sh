@@ -2,7 +2,9 @@
 # GPU check for a machine with CUDA PyTorch but no network (the device machines lent to some sessions):
 # which ONNX Runtime providers exist, eager PyTorch forward throughput of resnet50_attention at 224 px,
 # `medxai bench serve|explain|service --device cuda` (Triton's gpu-python target; GPU LIME) and bench train.
-# bench serve and bench service need the nvidia-pytriton wheel (55 MB) and tritonclient in .whl/ as well. Packages the machine lacks travel as wheels in .whl/, made beforehand
+# bench serve and bench service need the nvidia-pytriton wheel (55 MB), NumPy 1.26 for Python 3.12 (its Python-backend
+# stub's environment, built below by `medxai triton setup --wheels .whl`) and tritonclient in .whl/ as well.
+# Packages the machine lacks travel as wheels in .whl/, made beforehand
 # on a machine with network access (lime has no wheel on PyPI: `pip wheel --no-deps -w .whl lime==0.2.0.1`):
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
@@ -13,8 +15,10 @@ set -u
 OUT=${OUT:-/tmp}
 export PYTHONUNBUFFERED=1
 nvidia-smi -L; python3 --version
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
+    $(ls .whl/*.whl | grep -v -e nvidia_pytriton -e numpy-1) || exit 1
+export PYTHONPATH=/tmp/site:$PWD MEDXAI_TRITON_ENV=/tmp/triton
+python3 -m medxai triton setup --wheels .whl || exit 1
 python3 -c "import onnxruntime as o, torch; print('onnxruntime', o.__version__, o.get_available_providers()); print('torch', torch.__version__)"
 python3 - <<'PY' 2>&1 | tee $OUT/forward.txt
 import time, torch

@@ -5,7 +5,8 @@ It makes the `tritonserver` of the nvidia-pytriton wheel (GPU-enabled, but shipp
 serve on any CUDA machine. Inputs and outputs cross by DLPack without host copies (the config turns
 FORCE_CPU_ONLY_INPUT_TENSORS off); the requests Triton's dynamic batcher hands over are concatenated into one
 forward pass; bf16 autocast where `medxai.precision` says the GPU computes it natively (the `precision` parameter).
-Runs inside Triton's stub, on the same Python environment as medxai.
+Runs inside Triton's stub, in the stub's environment (`.venv/triton`, NumPy 1), which imports PyTorch and medxai
+from medxai's environment (medxai/triton_server.py).
 """
 
 import json

@@ -1,9 +1,18 @@
 """Start the real `tritonserver` binary shipped in the nvidia-pytriton wheel on a model repository.
 
-What it takes to run that binary outside pytriton (measured here):
-- the Python backend's stub runs `python3` from PATH, so the interpreter's bin folder goes first on PATH
-  (PYTHONPATH is ignored), and LD_LIBRARY_PATH points at this interpreter's LIBDIR, or the stub may load the
-  system libpython against our standard library;
+The binary and the Python backend's stub live in an environment of their own (`triton_environment`, built by
+`medxai triton setup`, which `make install` runs), apart from medxai's:
+- the wheel's stub is built against NumPy 1. With NumPy 2.0.2 or 2.4.6 in the stub's interpreter, tritonserver
+  2.51 loads Python-backend models but every input reaches `execute` as zeros and every response is empty;
+  with NumPy 1.26 the same models answer correctly (docs/concepts/precision.md). The wheel also declares
+  `numpy<2`. So the stub's environment holds the wheel and NumPy 1, and medxai's own may hold NumPy 2;
+- the stub's environment sees medxai's packages after its own (a `.pth` file that adds medxai's
+  site-packages): the models' code imports ONNX Runtime, PyTorch and medxai from there, the very versions
+  the release gate checked the exported graph with, and `numpy` resolves to the stub's NumPy 1. Both
+  environments therefore run the same Python version;
+- the stub runs `python3` from PATH, so the stub environment's bin folder goes first on PATH (PYTHONPATH is
+  ignored), and LD_LIBRARY_PATH points at this interpreter's LIBDIR, or the stub may load the system
+  libpython against our standard library;
 - the backend folder must hold libtriton_python.so, triton_python_backend_utils.py and the stub built for this
   Python version: a runtime folder of symlinks provides that without touching the installed wheel;
 - GPU flags set to zero/false keep a CPU-only machine's log free of CUDA errors but one harmless line
@@ -13,9 +22,7 @@ Model control: `explicit` (development, tests) lets a client load a new version 
 `none` in production, where the served set must be exactly the repository the pod started with and no
 client may load or unload models.
 """
-
 import ctypes
-import importlib.util
 import os
 import shutil
 import signal
@@ -36,12 +43,65 @@ MODEL_CONTROL_MODES = ("explicit", "none")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def pytriton_server_dir() -> Path:
-    """The `tritonserver` folder inside the installed nvidia-pytriton wheel (without importing pytriton)."""
-    spec = importlib.util.find_spec("pytriton")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError("nvidia-pytriton is not installed; install medxai's dependencies (pip install -e .)")
-    return Path(spec.submodule_search_locations[0]) / "tritonserver"
+TRITON_ENV_VARIABLE = "MEDXAI_TRITON_ENV"
+"""Environment variable: the folder of the stub's environment, when not `triton` inside medxai's own."""
+STUB_REQUIREMENTS = ("nvidia-pytriton==0.7.0", "numpy>=1.26,<2")
+"""What the stub's environment installs (without dependencies: only the binary, the stub and NumPy 1 are used)."""
+LAYER_FILE = "medxai-environment.pth"
+"""The `.pth` file in the stub's site-packages that adds medxai's site-packages after its own."""
+
+
+def triton_environment() -> Path:
+    """The virtual environment that holds tritonserver and runs the Python backend's stub:
+    $MEDXAI_TRITON_ENV, else `triton` inside the environment medxai runs in (`.venv/triton` after make)."""
+    return Path(os.environ.get(TRITON_ENV_VARIABLE) or Path(sys.prefix) / "triton").resolve()
+
+
+def _site_packages(environment: Path) -> Path:
+    """The site-packages folder a virtual environment of this Python version has."""
+    return environment / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+
+
+def pytriton_server_dir(environment: Path | None = None) -> Path:
+    """The `tritonserver` folder of the nvidia-pytriton wheel in the stub's environment (default
+    `triton_environment()`). Raises UserError when that environment lacks it or runs another Python version."""
+    environment = environment or triton_environment()
+    server = _site_packages(environment) / "pytriton" / "tritonserver"
+    if not (server / "bin" / "tritonserver").is_file():
+        others = sorted(path.name for path in (environment / "lib").glob("python*"))
+        cause = (f"it holds Python {', '.join(others)}, medxai runs {sys.version_info.major}."
+                 f"{sys.version_info.minor}" if others else "it does not exist")
+        raise UserError(f"no tritonserver in {environment} ({cause}): run `medxai triton setup` "
+                        f"(make install does)")
+    return server
+
+
+def setup_environment(environment: Path | None = None, wheels: Path | None = None) -> Path:
+    """Build the stub's environment (default `triton_environment()`): a virtual environment of this Python
+    version with `STUB_REQUIREMENTS` (wheels only, from pip's configured index, or only from the folder `wheels`
+    on a machine without a network), and a `.pth` file that adds, after its own packages, the folders this interpreter imports medxai's
+    packages from (its site-packages and $PYTHONPATH's entries). Idempotent; returns the folder.
+
+    Raises UserError when pip fails (on Python 3.13: NumPy 1 has no wheel for it)."""
+    environment = (environment or triton_environment()).resolve()
+    python = environment / "bin" / "python"
+    base = getattr(sys, "_base_executable", sys.executable)
+    source = ["--no-index", "--find-links", str(wheels)] if wheels else []
+    steps = ([] if python.is_file() else [[base, "-m", "venv", str(environment)]]) + [
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", *source, *STUB_REQUIREMENTS]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
+            raise UserError(f"building the Triton environment {environment} failed ({' '.join(step[2:4])}): "
+                            f"{lines[-1]}")
+    paths = sysconfig.get_paths()
+    folders = [*os.environ.get("PYTHONPATH", "").split(os.pathsep), paths["purelib"], paths["platlib"]]
+    layer = "".join(f"import site; site.addsitedir({str(Path(folder).resolve())!r})\n"
+                    for folder in dict.fromkeys(folders) if folder)
+    (_site_packages(environment) / LAYER_FILE).write_text(layer)
+    pytriton_server_dir(environment)
+    return environment
 
 
 def free_port() -> int:
@@ -71,7 +131,7 @@ def _runtime_backends(folder: Path) -> Path:
 
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = f"{triton_environment() / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     env["LD_LIBRARY_PATH"] = os.pathsep.join(part for part in (libdir, env.get("LD_LIBRARY_PATH", "")) if part)
     return env

@@ -54,6 +54,23 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                    shortcut_check=shortcut_check, scope_check_mode=scope_check, log=typer.echo)
         typer.echo(json.dumps(result.summary()))
 
+    @triton_app.command("setup")
+    def setup(
+        environment: Path = typer.Option(None, envvar="MEDXAI_TRITON_ENV",
+                                         help="Folder of the environment tritonserver runs in (every command that "
+                                              "starts tritonserver reads the variable; default: `triton` inside "
+                                              "medxai's own environment, .venv/triton)."),
+        wheels: Path = typer.Option(None, help="Install only from this folder of wheels (a machine without a "
+                                               "network): nvidia-pytriton 0.7.0 and NumPy 1.26."),
+    ) -> None:
+        """Build the environment tritonserver runs in: the nvidia-pytriton wheel (the binary and the Python
+        backend's stub) with NumPy 1, which that stub needs, apart from medxai's NumPy. make install runs it.
+
+        Example: medxai triton setup
+        """
+        from medxai.triton_server import setup_environment
+        typer.echo(f"Triton environment ready: {setup_environment(environment, wheels)}")
+
     @triton_app.command("serve")
     def serve(
         repository: Path = typer.Option(..., help="Triton model repository (written by medxai export)."),
