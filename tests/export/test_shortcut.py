@@ -3,6 +3,7 @@ region pass; a model trained on corner-marker phantoms is refused by the release
 in bf16 (where `auto` picks it) and fp32."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -201,16 +202,18 @@ def test_export_refuses_the_marker_model_or_warns_when_asked_and_records_the_che
     if json.loads((clean.parent / "config.json").read_text())["precision"] != "auto":
         pytest.skip("the export path is the same in both precisions: run once")
     repository = tmp_path / "repository"
-    with pytest.raises(UserError, match=r"refusing to release chest: the model('s evidence lies outside the expert "
-                                        r"regions: the fusion map puts| is no better than chance on the sample "
-                                        r"images: accuracy) .*the shortcut check failed \(pass --force to export "
-                                        r"anyway\)"):
+    # which of the check's three refusals fires depends on how the marker model trained on this CPU: overall, on
+    # one class (issue 37) or by chance-level accuracy; each names the check and the way past it
+    with pytest.raises(UserError, match=r"refusing to release chest: (on class \w+ )?the model('s evidence lies "
+                                        r"outside the expert regions: the fusion map puts| is no better than chance "
+                                        r"on the sample images: accuracy) .*the shortcut check failed \(pass --force "
+                                        r"to export anyway\)"):
         export_checkpoint(marker, repository, "chest", target="cpu", data=marker_phantoms, log=quiet)
     lines = []
     warned = export_checkpoint(marker, repository, "chest", target="cpu", data=marker_phantoms,
                                shortcut_check="warn", log=lines.append)
-    assert any(line.startswith(("warning: the model's evidence lies outside", "warning: the model is no better "
-                                "than chance")) for line in lines)
+    assert any(re.match(r"warning: (on class \w+ )?the model('s evidence lies outside| is no better than chance)",
+                        line) for line in lines)
     assert lines[-1] == ("release gate passed: parity, the served maps change when the weights are randomised (the "
                          "shortcut check failed: released with the warning above)")
     recorded = json.loads((warned.version_dir / "provenance.json").read_text())

@@ -14,14 +14,17 @@ from training.trainer import TrainConfig, train
 
 
 def test_short_training_learns_phantoms_well_above_chance(trained_run, phantom_dir):
+    # the best epoch is chosen by validation AUC, so its accuracy on the 39 validation images depends on where the
+    # decision threshold fell that epoch (0.744 at AUC 0.995 on one CPU): accuracy is asserted on the 48 held-out
+    # test images below, which selected nothing
     metrics = json.loads((trained_run / "metrics.json").read_text())
-    assert metrics["accuracy"] >= 0.8 and metrics["auc"] >= 0.85
+    assert metrics["auc"] >= 0.85 and metrics["accuracy"] >= 0.6
     for name in ("config.json", "best.pt", "roc.png", "fold0/history.csv", "fold0/history.json"):
         assert (trained_run / name).is_file(), name
     history = json.loads((trained_run / "fold0" / "history.json").read_text())
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     held_out = evaluate(trained_run / "best.pt", phantom_dir, trained_run / "eval", split="test", explanations=False)
-    assert held_out["auc"] >= 0.8 and held_out["n"] == 48
+    assert held_out["accuracy"] >= 0.8 and held_out["auc"] >= 0.85 and held_out["n"] == 48
     assert set(held_out) >= {"accuracy", "auc", "precision", "recall", "f1", "per_class_auc", "confusion_matrix"}
     assert 0 <= held_out["ece"] <= 1 and held_out["temperature"] == read_checkpoint_info(trained_run / "best.pt").temperature
     assert (trained_run / "eval" / "reliability.png").is_file() and len(held_out["reliability"]) == 15
