@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from medxai.commands.options import ids_option, precision_option, require_paths, split_option
+from medxai.commands.options import dicom_tags_option, ids_option, precision_option, require_paths, split_option
 
 
 def _emit(result: dict, out: Path | None) -> None:
@@ -32,6 +32,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         precision: str = precision_option(),
         allow_out_of_scope: bool = typer.Option(False, help="Explain an image outside the model's intended use "
                                                             "too, marked research_only (default: refused)."),
+        dicom_tags: str = dicom_tags_option(),
     ) -> None:
         """Explain one image: per-method maps (.npy), colour overlays (.png) and explanation.json. An image
         outside the model's intended use is refused with the reason (explanation.json says it too).
@@ -50,7 +51,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             raise UserError(str(exc)) from None
         if fusion not in RULES:
             raise UserError(f"unknown fusion rule '{fusion}'; choose one of {', '.join(RULES)}")
-        report = explain_file(checkpoint, image, out, chosen, target, seed, precision, fusion, allow_out_of_scope)
+        report = explain_file(checkpoint, image, out, chosen, target, seed, precision, fusion, allow_out_of_scope,
+                              dicom_tags)
         typer.echo(json.dumps({"prediction": report["prediction"]["class"],
                                "prediction_set": report["scope"]["prediction_set"],
                                "seconds": {name: m["seconds"] for name, m in report["methods"].items()},

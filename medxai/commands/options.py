@@ -19,6 +19,21 @@ def precision_option() -> str:
                         help="auto (bf16 only where the CPU or GPU computes it natively), fp32 or bf16.")
 
 
+def _check_dicom_tags(value: str) -> str:
+    from medxai.scope.intended_use import TAG_RULES  # here, not at the top: --help stays free of the scope package
+    if value not in TAG_RULES:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(TAG_RULES)}")
+    return value
+
+
+def dicom_tags_option(envvar: str | None = None) -> str:
+    """`--dicom-tags contradiction|strict|off`: how a DICOM image's Modality and Body Part Examined are held
+    against the model's intended use (`medxai.scope.intended_use.TAG_RULES`)."""
+    return typer.Option("contradiction", envvar=envvar, callback=_check_dicom_tags,
+                        help="Refuse DICOM images whose Modality or Body Part Examined contradicts the model's "
+                             "intended use (contradiction), or is empty too (strict), or ignore the tags (off).")
+
+
 def split_option() -> str:
     """`--split NAME`: only the records of this split of a labelled folder."""
     return typer.Option(None, help="Only records of this split (e.g. test).")

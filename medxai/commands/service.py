@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from medxai.commands.options import precision_option
+from medxai.commands.options import dicom_tags_option, precision_option
 
 
 def service_benchmark(checkpoint: Path | None, clients: int, requests: int,
@@ -97,10 +97,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         triton_timeout_s: float = typer.Option(10.0, envvar="MEDXAI_TRITON_TIMEOUT_S"),
         precision: str = precision_option(),
         device: str = typer.Option("cpu", envvar="MEDXAI_DEVICE", help="Where Grad-CAM and IG run: cpu or cuda."),
-        dicom_tags: str = typer.Option("contradiction", envvar="MEDXAI_DICOM_TAGS",
-                                       help="Refuse DICOM images whose Modality or Body Part Examined contradicts "
-                                            "the model's intended use (contradiction), is empty too (strict), or "
-                                            "ignore the tags (off)."),
+        dicom_tags: str = dicom_tags_option(envvar="MEDXAI_DICOM_TAGS"),
     ) -> None:
         """Serve Predict, Explain, ExplainStream and ListModels over gRPC until SIGTERM or Ctrl-C.
 

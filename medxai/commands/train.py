@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from medxai.commands.options import ids_option, precision_option, require_paths, split_option
+from medxai.commands.options import dicom_tags_option, ids_option, precision_option, require_paths, split_option
 
 
 def _recipe_values(setting: str) -> str:
@@ -137,10 +137,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         precision: str = precision_option(),
         allow_out_of_scope: bool = typer.Option(False, help="Answer images outside the model's intended use too, "
                                                             "marked research_only (default: no prediction)."),
-        dicom_tags: str = typer.Option("contradiction", help="Refuse DICOM images whose Modality or Body Part "
-                                                             "Examined contradicts the intended use "
-                                                             "(contradiction), or is empty too (strict), or "
-                                                             "ignore the tags (off)."),
+        dicom_tags: str = dicom_tags_option(),
     ) -> None:
         """Print class probabilities for each image as JSON (an unreadable image gets its error instead, and
         the command then exits 2). Each answer has its "scope": an image outside the model's intended use (its
@@ -153,9 +150,6 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         from medxai.errors import UserError
         from training.evaluate import predict as run_prediction
         require_paths(checkpoint, what="checkpoint")
-        from medxai.scope.intended_use import TAG_RULES
-        if dicom_tags not in TAG_RULES:
-            raise UserError(f"--dicom-tags must be one of {', '.join(TAG_RULES)}, got '{dicom_tags}'")
         results = run_prediction(checkpoint, images, precision, allow_out_of_scope, dicom_tags)
         typer.echo(json.dumps(results, indent=2))
         failed = [f"{result['image']}: {result['error']}" for result in results if "error" in result]

@@ -21,7 +21,7 @@ from medxai.explain.fusion import DEFAULT_RULE
 from medxai.explain.pipeline import run_methods
 from medxai.precision import resolve
 from medxai.scope import Assessment, Scope, assess
-from medxai.scope.intended_use import tag_values
+from medxai.scope.intended_use import DEFAULT_TAG_RULE, tag_values
 from medxai.scope.fit import probabilities_and_ood
 
 NORMALISATION = "positive part; its 99th percentile at 0.9, its maximum at 1, linear between (order kept)"
@@ -29,14 +29,15 @@ NORMALISATION = "positive part; its 99th percentile at 0.9, its maximum at 1, li
 
 def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, methods: list[str],
                  target: str | None = None, seed: int = 0, precision: str = "auto", rule: str = DEFAULT_RULE,
-                 allow_out_of_scope: bool = False) -> dict:
+                 allow_out_of_scope: bool = False, tag_rule: str = DEFAULT_TAG_RULE) -> dict:
     """Write the maps (.npy, the model's SxS input), overlays (.png, on the image at its own size) and
     explanation.json for `image` into `out`; returns the JSON content.
     `target` is a class name; by default the top prediction is explained; `rule` is the fusion rule. Each
     method's diagnostics say whether its map is dead (nothing positive to show) and, for the fused map, the
     weight each component got. An image outside the checkpoint's intended use (`medxai.scope`) gets
     explanation.json with its "scope" and the reason, no prediction and no maps, and then a UserError; with
-    `allow_out_of_scope` it is explained, marked research_only."""
+    `allow_out_of_scope` it is explained, marked research_only. `tag_rule` says how a DICOM image's Modality and
+    Body Part Examined are held against the intended use (`medxai.scope.intended_use.TAG_RULES`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)  # before the maps: a bad --out fails at once, not after the work
     model, info = load_checkpoint(checkpoint)
@@ -48,7 +49,8 @@ def explain_file(checkpoint: str | Path, image: str | Path, out: str | Path, met
     probabilities = model_predictor(model, precision)(pixels[None])[0]
     assessment = assess(scope, np.asarray(probabilities), info.class_names,
                         None if ood is None else float(ood[0]), info.multi_label)
-    if scope is not None and (refusal := scope.intended_use.refusal(pixels, tag_values(Path(image).read_bytes()))):
+    if scope is not None and (refusal := scope.intended_use.refusal(pixels, tag_values(Path(image).read_bytes()),
+                                                                               tag_rule)):
         assessment = Assessment(in_scope=False, reason=refusal, ood_score=assessment.ood_score,
                                 threshold=assessment.threshold)
     if not assessment.in_scope and not allow_out_of_scope:
