@@ -79,16 +79,18 @@ def pytriton_server_dir(environment: Path | None = None) -> Path:
 def setup_environment(environment: Path | None = None, wheels: Path | None = None) -> Path:
     """Build the stub's environment (default `triton_environment()`): a virtual environment of this Python
     version with `STUB_REQUIREMENTS` (wheels only, from pip's configured index, or only from the folder `wheels`
-    on a machine without a network), and a `.pth` file that adds, after its own packages, the folders this interpreter imports medxai's
-    packages from (its site-packages and $PYTHONPATH's entries). Idempotent; returns the folder.
+    on a machine without a network), and a `.pth` file that adds, after its own packages, the folders this
+    interpreter imports medxai's packages from (its site-packages and $PYTHONPATH's entries). Idempotent;
+    returns the folder.
 
     Raises UserError when pip fails (on Python 3.13: NumPy 1 has no wheel for it)."""
     environment = (environment or triton_environment()).resolve()
     python = environment / "bin" / "python"
     base = getattr(sys, "_base_executable", sys.executable)
     source = ["--no-index", "--find-links", str(wheels)] if wheels else []
-    steps = ([] if python.is_file() else [[base, "-m", "venv", str(environment)]]) + [
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", *source, *STUB_REQUIREMENTS]]
+    install = [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", *source,
+               *STUB_REQUIREMENTS]
+    steps = ([] if python.is_file() else [[base, "-m", "venv", str(environment)]]) + [install]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True)
         if done.returncode != 0:

@@ -85,7 +85,7 @@ class TrainConfig:
     guidance_weight: float = 1.0
     guidance_images: int = 8  # rrr: annotated images per step (double backprop)
     guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
-    context_blur: float = 0.0  # share of the annotated training images shown with only the region kept (the rest blurred)
+    context_blur: float = 0.0  # share of the annotated training images shown with only the region kept (rest blurred)
     calibrate: bool = True  # fit a temperature on each fold's validation logits after training
     modality: str = ""  # intended use: DICOM Modality codes, comma-separated ("" = from the data's DICOM tags)
     body_part: str = ""  # intended use: DICOM Body Part Examined values, comma-separated ("" = from the data)

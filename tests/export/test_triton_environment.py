@@ -52,7 +52,8 @@ def test_the_stub_environment_has_numpy_1_first_and_medxai_after_it(tmp_path):
 def test_a_missing_environment_is_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDXAI_TRITON_ENV", str(tmp_path / "absent"))
     assert triton_environment() == tmp_path / "absent"
-    with pytest.raises(UserError, match=r"no tritonserver in .*absent \(it does not exist\): run `medxai triton setup`"):
+    with pytest.raises(UserError, match=r"no tritonserver in .*absent \(it does not exist\): "
+                                        r"run `medxai triton setup`"):
         pytriton_server_dir()
 
 

@@ -56,8 +56,9 @@ def test_research_use_gets_the_answer_marked_and_a_contradicting_tag_is_refused_
     assert json.loads(lenient.stdout)[0]["scope"]["ood_score"] is not None
     # medxai explain takes the same rule: the tag refuses the CT first, without it the OOD score does
     for rule, reason in (("contradiction", "(Modality CT; the model is for DX)"), ("off", "(OOD score")):
-        assert_user_error(medxai("explain", "--checkpoint", str(tagged), "--image", ct, "--out",
-                                 str(tmp_path / rule), "--dicom-tags", rule), f"outside the model's intended use {reason}")
+        result = medxai("explain", "--checkpoint", str(tagged), "--image", ct, "--out", str(tmp_path / rule),
+                        "--dicom-tags", rule)
+        assert_user_error(result, f"outside the model's intended use {reason}")
     wrong = medxai("predict", "--checkpoint", str(tagged), "--dicom-tags", "lax", ct)
     assert_user_error(wrong, "Invalid value for '--dicom-tags': 'lax' is not one of")  # rich boxes the rest
 
