@@ -30,7 +30,6 @@ from medxai.data import ImageDataset, load_dataset
 from medxai.data.dataset import channel_statistics
 from medxai.data.records import DatasetSpec
 from medxai.errors import UserError
-from medxai.metrics import counterfactual
 from medxai.metrics.calibration import (applied_temperature, expected_calibration_error, negative_log_likelihood,
                                        plot_reliability, reliability_bins)
 from medxai.metrics.classification import classification_metrics, plot_roc
@@ -40,7 +39,7 @@ from medxai.scope import Scope
 from medxai.scope.fit import fit_scope
 from medxai.scope.intended_use import intended_use_of
 from training import distributed
-from training import guidance
+from training import guidance, perturbation
 from training.losses import ClassificationLoss, class_weights
 from training.splits import folds, training_pool
 
@@ -86,6 +85,8 @@ class TrainConfig:
     guidance_images: int = 8  # rrr: annotated images per step (double backprop)
     guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
     context_blur: float = 0.0  # share of the annotated training images shown with only the region kept (rest blurred)
+    region_removal: float = 0.0  # share shown with the region removed, taught to answer uniformly (and as many controls)
+    region_removal_weight: float = 1.0  # weight of the uniform-answer term (training.perturbation.no_evidence_loss)
     calibrate: bool = True  # fit a temperature on each fold's validation logits after training
     modality: str = ""  # intended use: DICOM Modality codes, comma-separated ("" = from the data's DICOM tags)
     body_part: str = ""  # intended use: DICOM Body Part Examined values, comma-separated ("" = from the data)
@@ -185,7 +186,7 @@ class FoldTrainer:
         # a hospital has masks for a few images: guidance sees those of a fixed random share of the training set
         rng = np.random.default_rng(config.seed)
         self.guided = torch.from_numpy(rng.random(len(train_idx)) < config.guidance_share)
-        self.context_rng = torch.Generator().manual_seed(config.seed + 1)  # which images lose their context
+        self.context_rng = torch.Generator().manual_seed(config.seed + 1)  # which images are perturbed, and how
         self.steps_done = 0  # across epochs: L_exp goes on every `exp_every`-th optimiser step
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
                                           weight_decay=config.weight_decay)
@@ -206,45 +207,38 @@ class FoldTrainer:
         """The batch's masks [N,H,W]; those of the images outside the guided share count as none (255)."""
         return torch.where(self.guided[batch["index"]][:, None, None], batch["mask"], 255)
 
-    def _blur_context(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """Context perturbation (issue 37): `images` [N,3,S,S] in [0, 1] with, for a random `context_blur` share
-        of the annotated ones (`masks` [N,S,S] with a lesion pixel), everything outside the region replaced by
-        the counterfactual test's blur (`medxai.metrics.counterfactual.keep_region`). The model must then answer
-        from the region on those images, and what lies around it (slice level, anatomy, acquisition) stops
-        being a sufficient cue. The same fill as `medxai bench shortcut`'s "box only" condition, so that
-        measurement is no longer out of distribution for a model trained this way."""
-        regions = masks == 1
-        draw = torch.rand(len(images), generator=self.context_rng) < self.config.context_blur
-        chosen = torch.nonzero(draw & regions.flatten(1).any(dim=1)).flatten()
-        if len(chosen) == 0:
-            return images
-        images = images.clone()
-        images[chosen] = counterfactual.keep_region(images[chosen], regions[chosen])
-        return images
-
-    def _train_epoch(self, progress: Progress, epoch: int) -> tuple[float, float, float]:
-        """Mean classification loss, mean L_exp (nan when alpha is 0) and mean guidance loss (nan without) over
-        one epoch."""
+    def _train_epoch(self, progress: Progress, epoch: int) -> tuple[float, float, float, float]:
+        """Mean classification loss, mean L_exp (nan when alpha is 0), mean guidance loss (nan without) and mean
+        region-removal loss (nan without) over one epoch."""
         self.network.train()
         if hasattr(self.train_loader.sampler, "set_epoch"):
             self.train_loader.sampler.set_epoch(epoch)
         task = progress.add_task(f"epoch {epoch + 1}", total=len(self.train_loader))
-        cls_total, exp_values, guide_values, seen = 0.0, [], [], 0
+        cls_total, exp_values, guide_values, removal_values, seen = 0.0, [], [], [], 0
+        perturbing = self.config.context_blur > 0 or self.config.region_removal > 0
         kind = self.config.guidance
         gate = guidance.gate_logits(self.model) if kind == "attention" else nullcontext({})
         with gate as record:  # the spatial gate's logits of each forward pass (attention guidance)
             for batch in self.train_loader:
                 images, targets = batch["image"], batch["target"].to(self.device)
-                if self.config.context_blur > 0:
-                    images = self._blur_context(images, self._guided_masks(batch))
+                removed = torch.zeros(len(images), dtype=torch.bool)
+                if perturbing:  # counterfactual perturbation (training.perturbation)
+                    perturbed = perturbation.perturb(images, self._guided_masks(batch), self.config.context_blur,
+                                                     self.config.region_removal, self.context_rng)
+                    images, removed = perturbed.images, perturbed.removed.to(self.device)
                 images = images.to(self.device)
                 if self.channels_last:
                     images = images.contiguous(memory_format=torch.channels_last)
                 with autocast(self.device, self.bf16):
                     logits = self.network(images)
                     gate_logits = record.get("logits")  # before L_exp's own forward pass replaces it
-                    loss = self.loss_fn(logits, targets)
+                    loss = self.loss_fn(logits[~removed], targets[~removed]) if removed.any() else \
+                        self.loss_fn(logits, targets)
                     cls_total += loss.item() * len(images)
+                    if self.config.region_removal > 0:  # no lesion left, no answer: the uniform distribution
+                        removal = perturbation.no_evidence_loss(logits[removed])
+                        removal_values.append(removal.item())
+                        loss = loss + self.config.region_removal_weight * removal
                     if self.config.alpha_exp > 0 and self.steps_done % self.config.exp_every == 0:
                         exp = explanation_loss(self.model, images, targets, logits.detach(), self.config)
                         exp_values.append(exp.item())
@@ -265,7 +259,8 @@ class FoldTrainer:
         progress.remove_task(task)
         self.scheduler.step()
         return (cls_total / max(seen, 1), float(np.mean(exp_values)) if exp_values else math.nan,
-                float(np.mean(guide_values)) if guide_values else math.nan)
+                float(np.mean(guide_values)) if guide_values else math.nan,
+                float(np.mean(removal_values)) if removal_values else math.nan)
 
     def fit(self) -> dict:
         """Train until `epochs` or early stopping; returns the best epoch's validation metrics."""
@@ -279,14 +274,14 @@ class FoldTrainer:
                       disable=not distributed.is_main() or not console.is_terminal) as progress:
             for epoch in range(self.config.epochs):
                 start = time.perf_counter()
-                train_loss, exp_loss, guidance_loss = self._train_epoch(progress, epoch)
+                train_loss, exp_loss, guidance_loss, removal_loss = self._train_epoch(progress, epoch)
                 train_seconds = time.perf_counter() - start
                 probabilities, targets, val_loss = predict_batches(
                     self.model, self.val_loader, self.device, self.bf16, self.channels_last,
                     self.loss_fn)
                 metrics = classification_metrics(probabilities, targets, self.spec.class_names, self.spec.multi_label)
                 row = {"epoch": epoch + 1, "train_loss": train_loss, "exp_loss": exp_loss,
-                       "guidance_loss": guidance_loss, "val_loss": val_loss,
+                       "guidance_loss": guidance_loss, "removal_loss": removal_loss, "val_loss": val_loss,
                        **{k: metrics[k] for k in ("accuracy", "auc", "precision", "recall", "f1")},
                        "lr": self.scheduler.get_last_lr()[0], "train_seconds": train_seconds,
                        "epoch_seconds": time.perf_counter() - start}
@@ -403,6 +398,10 @@ def train(config: TrainConfig) -> dict:
         raise UserError("--guidance-weight must be >= 0, --guidance-share in (0, 1] and --guidance-images >= 1")
     if not 0 <= config.context_blur <= 1:
         raise UserError(f"--context-blur must lie in [0, 1], got {config.context_blur}")
+    if config.region_removal < 0 or config.region_removal_weight < 0 or \
+            config.context_blur + 2 * config.region_removal > 1:
+        raise UserError(f"--region-removal and its weight must be >= 0, with --context-blur + 2 x --region-removal <= 1 (each "
+                        f"removal has a displaced control), got {config.region_removal}")
     if not 0 < config.ood_accept < 1 or not 0 < config.conformal_alpha < 1:
         raise UserError("--ood-accept and --conformal-alpha must be between 0 and 1")
     if config.fold is not None and not 0 <= config.fold < config.folds:
@@ -410,6 +409,8 @@ def train(config: TrainConfig) -> dict:
     seed_everything(config.seed)
     device = distributed.setup()
     spec = load_dataset(config.data, uncertainty=config.uncertainty)
+    if config.region_removal > 0 and spec.multi_label:
+        raise UserError("--region-removal needs single-label data: a multi-label model has no uniform answer")
     if config.guidance == "attention":  # refused before the run folder is written (a meta model: no memory)
         with torch.device("meta"):
             guidance.spatial_gate(build_model(config.model, len(spec.class_names), **config.architecture_args()))

@@ -57,6 +57,12 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         context_blur: float = typer.Option(0.0, help="Context perturbation: share of the images with a mask or box "
                                                      "(within --guidance-share) shown with everything outside the "
                                                      "region blurred, so the model must answer from the lesion."),
+        region_removal: float = typer.Option(0.0, help="Counterfactual training: share of the images with a mask or "
+                                                       "box shown with the region blurred away and taught to answer "
+                                                       "uniformly (no lesion, no answer); as many others get a patch "
+                                                       "of its shape blurred elsewhere and keep their label. "
+                                                       "Single-label data."),
+        region_removal_weight: float = typer.Option(1.0, help="Weight of the uniform-answer term."),
         calibrate: bool = typer.Option(True, help="Fit a temperature on each fold's validation logits and store it "
                                                   "in the checkpoint (temperature scaling, Guo et al. 2017)."),
         modality: str = typer.Option("", help="Intended use: the DICOM Modality codes the model is for, "
@@ -90,7 +96,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             pretrained=pretrained, attention_stage=attention_stage, uncertainty=uncertainty, fold=fold,
             workers=default_workers() if workers is None else workers,
             guidance_weight=guidance_weight, guidance_images=guidance_images, guidance_share=guidance_share,
-            context_blur=context_blur,
+            context_blur=context_blur, region_removal=region_removal, region_removal_weight=region_removal_weight,
             calibrate=calibrate, modality=modality, body_part=body_part, ood_accept=ood_accept,
             conformal_alpha=conformal_alpha))
         from training import distributed

@@ -98,31 +98,3 @@ def test_guidance_needs_an_attention_model_and_a_known_kind(phantom_dir, tmp_pat
 def test_build_model_has_one_spatial_gate():
     model = build_model("resnet18_attention", 2)
     assert guidance.spatial_gate(model) is model.features.attention.spatial_gate
-
-
-def blur_context(images: torch.Tensor, masks: torch.Tensor, share: float) -> torch.Tensor:
-    """`FoldTrainer._blur_context` on its own: it reads only the share and the generator."""
-    from types import SimpleNamespace
-
-    from training.trainer import FoldTrainer
-    trainer = SimpleNamespace(config=SimpleNamespace(context_blur=share), context_rng=torch.Generator().manual_seed(0))
-    return FoldTrainer._blur_context(trainer, images, masks)
-
-
-def test_context_blur_keeps_the_region_and_blurs_the_rest_of_annotated_images_only():
-    from medxai.metrics.counterfactual import fill
-    images = torch.rand(4, 3, 16, 16)
-    masks = square_masks()
-    blurred = blur_context(images, masks, share=1.0)
-    region = masks[0] == 1
-    assert torch.equal(blurred[0][:, region], images[0][:, region])  # the lesion as it was
-    assert torch.allclose(blurred[0][:, ~region], fill(images[:1])[0][:, ~region])  # the rest blurred
-    assert not torch.allclose(blurred[0][:, ~region], images[0][:, ~region])
-    assert torch.equal(blurred[1:3], images[1:3])  # an empty mask and no mask: nothing to keep, left alone
-    assert not torch.equal(blurred[3], images[3])
-    assert torch.equal(blur_context(images, masks, share=0.0), images)
-
-
-def test_a_context_blur_share_outside_0_to_1_is_one_clear_line(tmp_path):
-    assert_user_error(medxai("train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--context-blur",
-                             "1.5"), "--context-blur must lie in [0, 1], got 1.5")

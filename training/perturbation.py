@@ -1,0 +1,82 @@
+"""Counterfactual perturbation of the training images (issue 37): training on the shortcut check's own
+conditions, so that the expert region becomes necessary and sufficient for the answer.
+
+`medxai bench shortcut` found the brain MRI model classifying gliomas and pituitary tumours with their box
+blurred away: what lies around the tumour was enough. Two perturbations close that route, each on a seeded
+random share of the training images that have a lesion in their mask or box:
+
+- **context blur** (`--context-blur P`): everything outside the region is blurred. The answer stays; the model
+  learns that the region alone is enough.
+- **region removal** (`--region-removal P`): the region itself is blurred and the target becomes the uniform
+  distribution over the classes (no lesion left, no answer). Learning "right for the right reasons" from
+  counterfactual examples in this way follows Teney et al., "Learning what makes a difference from
+  counterfactual examples and gradient supervision" (ECCV 2020); the uniform target for evidence removed is the
+  out-of-distribution "outlier exposure" loss of Hendrycks et al. (ICLR 2019). So that the blur itself is no
+  cue, as many other images have a patch of the region's shape removed elsewhere on the body part and keep
+  their label: the control of the shortcut check (`medxai.metrics.counterfactual.displaced_region`).
+
+The fill is the shortcut check's (`medxai.metrics.counterfactual.fill`), so its measurements are no longer out
+of distribution for a model trained this way: read them with that in mind (the report says which model was
+trained how). Single-label data only: a multi-label model has no "uniform" answer.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from medxai.metrics import counterfactual
+from medxai.metrics.evidence_location import foreground_mask
+
+
+@dataclass
+class Perturbed:
+    """A batch after `perturb`: `images` [N,3,S,S] in [0, 1]; `removed` [N] bool, the images whose region was
+    removed (their target is the uniform distribution, `no_evidence_loss`)."""
+
+    images: torch.Tensor
+    removed: torch.Tensor
+
+
+def perturb(images: torch.Tensor, masks: torch.Tensor, context_blur: float, region_removal: float,
+            generator: torch.Generator) -> Perturbed:
+    """`images` [N,3,S,S] in [0, 1] with, of those whose `masks` [N,S,S] (uint8: 1 lesion, 0 not, 255 unknown)
+    hold a lesion, a random `context_blur` share shown with only the region kept, a `region_removal` share with
+    the region removed and another `region_removal` share with a patch of the region's shape removed elsewhere
+    on the foreground (the same blur fills all three). One uniform draw per image from `generator` picks its
+    condition, so with `region_removal` 0 the draws are those of context blur alone.
+
+    Raises ValueError when `context_blur + 2 * region_removal` exceeds 1."""
+    if context_blur < 0 or region_removal < 0 or context_blur + 2 * region_removal > 1 + 1e-9:
+        raise ValueError(f"context blur {context_blur} + 2 x region removal {region_removal} must lie in [0, 1]")
+    regions = masks == 1
+    draw = torch.rand(len(images), generator=generator)
+    annotated = regions.flatten(1).any(dim=1)
+    keep = annotated & (draw < context_blur)
+    removed = annotated & (draw >= context_blur) & (draw < context_blur + region_removal)
+    displaced = annotated & (draw >= context_blur + region_removal) & (draw < context_blur + 2 * region_removal)
+    if not (keep | removed | displaced).any():
+        return Perturbed(images, removed)
+    images = images.clone()
+    chosen = torch.nonzero(keep | removed | displaced).flatten()
+    filled = counterfactual.fill(images[chosen])
+    rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator))) if displaced.any() else None
+    for row, index in enumerate(chosen.tolist()):
+        region = regions[index]
+        if displaced[index]:
+            foreground = foreground_mask(images[index].numpy())
+            region = torch.from_numpy(counterfactual.displaced_region(region.numpy(), foreground, rng))
+        inside = region[None]
+        images[index] = torch.where(inside, images[index], filled[row]) if keep[index] else \
+            torch.where(inside, filled[row], images[index])
+    return Perturbed(images, removed)
+
+
+def no_evidence_loss(logits: torch.Tensor) -> torch.Tensor:
+    """KL(uniform || softmax(`logits`)) averaged over the rows of `logits` [N,C]: 0 when the model answers
+    uniformly, growing as it commits to a class; 0 for no rows. In nats."""
+    if len(logits) == 0:
+        return logits.sum() * 0.0
+    return (-F.log_softmax(logits.float(), dim=1).mean(dim=1) - math.log(logits.shape[1])).mean()
