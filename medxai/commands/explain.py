@@ -138,9 +138,13 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         data: Path = typer.Option(..., help="Labelled folder with masks or boxes."),
         split: str = split_option(),
         ids: Path = ids_option(),
-        images: int = typer.Option(90, min=1, help="Images explained, an equal share of each class (seeded); the "
-                                                     "model itself is tested on every chosen image."),
+        images: int = typer.Option(90, min=0, help="Images explained, an equal share of each class (seeded); the "
+                                                     "model itself is tested on every chosen image. 0: the model "
+                                                     "only, no maps."),
         seed: int = typer.Option(0, help="Seed of the draw and of the displaced patches."),
+        margin: float = typer.Option(0.0, min=0.0, help="Grow each region on every side by this share of its size "
+                                                        "(the side of a square of its area) before the tests: how "
+                                                        "far beyond the box the model's evidence reaches."),
         out: Path = typer.Option(None, help="Write the report as JSON here (X.json), as markdown in X.md, and a gallery "
                                              "per class in X_<class>.png."),
         precision: str = precision_option(),
@@ -158,16 +162,20 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         require_paths(checkpoint, what="checkpoint")
         console = Console(stderr=True)
         model, info, pixels, regions, labels = held_out(checkpoint, data, split, ids)
+        if margin > 0:
+            from medxai.metrics.counterfactual import grown_regions
+            regions = grown_regions(regions, margin)
         report = analyse(model, pixels, regions, labels, list(info.class_names), images, precision, seed,
                          gallery=out.with_suffix("") if out else None, log=console.print)
-        report |= {"checkpoint": str(checkpoint), "data": str(data), "split": split,
+        report |= {"checkpoint": str(checkpoint), "data": str(data), "split": split, "margin": margin,
                    "ids": str(ids) if ids else None, "hardware": hardware("cpu", precision)}
         table = markdown(report)
         console.print(table)
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             source = (f"{checkpoint}, {report['images']} images with a region "
-                      f"({report['explained']} explained), {report['hardware']['precision']}, "
+                      f"({report['explained']} explained{f', regions grown by {margin}' if margin else ''}), "
+                      f"{report['hardware']['precision']}, "
                       f"{report['hardware']['device']}")
             galleries = "".join(f"\n![{name}]({Path(row['gallery']).name})\n" for name, row in report["zones"].items()
                                 if "gallery" in row)

@@ -76,7 +76,7 @@ def analyse(model: torch.nn.Module, pixels: torch.Tensor, regions: torch.Tensor,
     of `counterfactual.CONDITIONS`, with intervals, on every image of the class) and `zones[class][method]` (the
     mean share of the map's energy in each zone of `evidence_location.ZONES`, the zone's mean area share, their
     ratio `lift`, and the pointing game) on `images` images drawn across classes with `seed`, explaining the true
-    class with the served maps. With `gallery` (a path prefix), one PNG per class of up to `GALLERY` of them,
+    class with the served maps (none with `images` 0: the model only). With `gallery` (a path prefix), one PNG per class of up to `GALLERY` of them,
     the fused map over the image with the region outlined: GALLERY_<class>.png."""
     from medxai.explain.evaluation import model_predictor
     from medxai.explain.pipeline import run_methods
@@ -93,6 +93,9 @@ def analyse(model: torch.nn.Module, pixels: torch.Tensor, regions: torch.Tensor,
                         "probability": mean_with_interval(probabilities[condition][torch.arange(len(labels)), labels]
                                                           .numpy()[of_class])}
             for condition in CONDITIONS}
+    if images == 0:  # the model only
+        return {"images": len(pixels), "explained": 0, "class_names": list(class_names),
+                "counterfactual": counterfactual, "zones": {}, "seed": seed}
     chosen = torch.tensor(stratified_sample(labels.tolist(), images, seed), dtype=torch.long)
     log(f"explaining {len(chosen)} images drawn across classes: {', '.join(MAPPED)}")
     explanations = run_methods(model, pixels[chosen], labels[chosen], list(MAPPED), precision=precision)
@@ -155,7 +158,8 @@ def _cell(entry: dict, scale: float = 1.0, digits: int = 2) -> str:
 
 def markdown(report: dict) -> str:
     """The report as three markdown tables: the model under each condition per class, the fused map's energy
-    by zone per class against the zone's area, and every served map's share in the region and pointing game."""
+    by zone per class against the zone's area, and every served map's share in the region and pointing game
+    (the first alone when no map was made)."""
     names = report["class_names"]
     lines = ["| class | images | " + " | ".join(f"accuracy, {CONDITION_WORDS[c]}" for c in CONDITIONS) + " | "
              + " | ".join(f"p(true class), {CONDITION_WORDS[c]}" for c in CONDITIONS) + " |",
@@ -164,6 +168,8 @@ def markdown(report: dict) -> str:
         row = report["counterfactual"][name]
         lines.append(f"| {name} | {row['images']} | " + " | ".join(_cell(row[c]["accuracy"]) for c in CONDITIONS)
                      + " | " + " | ".join(_cell(row[c]["probability"]) for c in CONDITIONS) + " |")
+    if not report["zones"]:
+        return "\n".join(lines)
     lines += ["", "| class | images | " + " | ".join(f"fused map's energy: {zone} (area)" for zone in ZONES) + " |",
               "|---" * (2 + len(ZONES)) + "|"]
     for name in names:

@@ -31,6 +31,21 @@ def test_the_report_shows_each_class_using_its_nodule(checkpoint_each_precision,
     assert "![benign_nodule](shortcut_benign_nodule.png)" in table
 
 
+def test_the_model_alone_with_grown_regions(trained_checkpoint, phantom_dir, tmp_path):
+    """`--images 0` tests the model only (no maps, one table); `--margin` grows the regions first and is
+    recorded."""
+    out = tmp_path / "grown.json"
+    result = medxai("bench", "shortcut", "--checkpoint", str(trained_checkpoint), "--data", str(phantom_dir),
+                    "--split", "test", "--images", "0", "--margin", "0.5", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["explained"] == 0 and report["zones"] == {} and report["margin"] == 0.5
+    assert report["counterfactual"]["benign_nodule"]["images"] + report["counterfactual"]["malignant_nodule"][
+        "images"] == 48
+    table = (tmp_path / "grown.md").read_text()
+    assert "regions grown by 0.5" in table and "| benign_nodule | 20 |" in table and "| fusion |" not in table
+
+
 def test_help_and_a_missing_checkpoint():
     assert_help_with_example("bench", "shortcut")
     result = medxai("bench", "shortcut", "--checkpoint", "/nonexistent.pt", "--data", "/tmp")

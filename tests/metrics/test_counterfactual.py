@@ -4,8 +4,8 @@ the body part."""
 import numpy as np
 import torch
 
-from medxai.metrics.counterfactual import (CONDITIONS, counterfactual_probabilities, displaced_region, keep_region,
-                                           remove_region)
+from medxai.metrics.counterfactual import (CONDITIONS, counterfactual_probabilities, displaced_region, grown_regions,
+                                           keep_region, remove_region)
 
 SIZE = 64
 
@@ -58,3 +58,14 @@ def test_each_condition_reaches_the_model():
     assert torch.allclose(out["region_kept"][:, 0], torch.ones(3)) and bool((out["region_kept"][:, 1] < 0.6).all())
     assert bool((out["region_removed"][:, 0] < 0.9).all()) and torch.allclose(out["region_removed"][:, 1], torch.ones(3))
     assert torch.allclose(out["elsewhere_removed"][:, 0], torch.ones(3))  # the patch moved off the square
+
+
+def test_a_grown_region_is_the_box_widened_on_every_side_by_the_margin_times_its_size():
+    regions = torch.zeros(3, 64, 64, dtype=torch.bool)
+    regions[0, 20:40, 20:40] = True  # 20 px square: margin 0.5 grows it by 10 px a side
+    regions[1, 0:4, 0:16] = True  # the area of an 8 px square, at the corner: grows by 4 px, clipped to the image
+    grown = grown_regions(regions, 0.5)
+    assert torch.equal(grown[0], torch.nn.functional.pad(torch.ones(40, 40, dtype=torch.bool), (10, 14, 10, 14)))
+    assert grown[1, 0:8, 0:20].all() and grown[1].sum() == 8 * 20
+    assert not grown[2].any()  # an empty region stays empty
+    assert torch.equal(grown_regions(regions, 0.0), regions)
