@@ -22,6 +22,8 @@ def test_demo_runs_everything_and_reports_it(tmp_path):
     assert "release gate passed: parity, the served maps change when the weights are randomised, the evidence lies " \
            "in the expert regions" in " ".join((result.stdout + result.stderr).split())  # rich may wrap the line
     assert list(report["explained_image"]["seconds"]) == ["cam", "ig", "lime", "fusion"]
+    screen = " ".join(result.stderr.split())
+    assert "x-ray phantoms of 128 px" in screen and "held-out test split: accuracy" in screen  # no empty section
     last_screen = " ".join(result.stderr.splitlines()[-12:])  # the summary, not the report's JSON
     assert "release gate: passed" in last_screen and "maps streamed after cam" in last_screen
     assert "held-out phantoms: accuracy" in last_screen and "review it in the dashboard" in last_screen

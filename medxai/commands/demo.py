@@ -41,15 +41,20 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
 
         step("phantoms")
         data = make_phantoms(workdir / "data", "xray", n=n, seed=0, size=128)
+        console.print(f"{n} x-ray phantoms of 128 px with their nodules' masks in {data}", highlight=False)
         step("train")
         train(TrainConfig(data=str(data), out=str(workdir / "run"), model=model, image_size=image_size,
                           epochs=epochs, lr=1e-3, alpha_exp=alpha_exp))
         checkpoint = workdir / "run" / "best.pt"
         step("evaluate")
         metrics = evaluate(checkpoint, data, workdir / "evaluation", split="test", max_explained=explained_images)
+        console.print(f"held-out test split: accuracy {metrics['accuracy']:.3f}, AUC {metrics['auc']:.3f} "
+                      f"({workdir / 'evaluation'})", highlight=False)
         step("explain")
         image = _in_scope_image(checkpoint, [r.source for r in load_dataset(data).records if r.split == "test"])
         explained = explain_file(checkpoint, image, workdir / "explained", list(DEFAULT_METHODS))
+        console.print(f"{Path(image).name}: {explained['prediction']['class']}; {', '.join(explained['methods'])} "
+                      f"maps in {workdir / 'explained'}", highlight=False)
         served = None
         if serve:
             step("export + serve + request")
