@@ -73,7 +73,8 @@ def analyse(model: torch.nn.Module, pixels: torch.Tensor, regions: torch.Tensor,
             gallery: Path | None = None, log: Callable[[str], None] = lambda _: None) -> dict:
     """The per-class report on held-out `pixels` [N,3,S,S] in [0, 1] with expert `regions` [N,S,S] (bool) and
     true classes `labels` [N]: `counterfactual[class]` (accuracy and the true class's mean probability under each
-    of `counterfactual.CONDITIONS`, with intervals, on every image of the class) and `zones[class][method]` (the
+    of `counterfactual.CONDITIONS`, with intervals, and `answers[condition][class]`, the share answered each
+    class, on every image of the class) and `zones[class][method]` (the
     mean share of the map's energy in each zone of `evidence_location.ZONES`, the zone's mean area share, their
     ratio `lift`, and the pointing game) on `images` images drawn across classes with `seed`, explaining the true
     class with the served maps (none with `images` 0: the model only). With `gallery` (a path prefix), one PNG per class of up to `GALLERY` of them,
@@ -92,6 +93,10 @@ def analyse(model: torch.nn.Module, pixels: torch.Tensor, regions: torch.Tensor,
                                                        .numpy()[of_class].astype(float)),
                         "probability": mean_with_interval(probabilities[condition][torch.arange(len(labels)), labels]
                                                           .numpy()[of_class])}
+            for condition in CONDITIONS}
+        counterfactual[name]["answers"] = {  # what the answers become: a class told by exclusion keeps them
+            condition: {other: float((probabilities[condition].argmax(dim=1)[of_class] == index).float().mean())
+                        if of_class.any() else None for index, other in enumerate(class_names)}
             for condition in CONDITIONS}
     if images == 0:  # the model only
         return {"images": len(pixels), "explained": 0, "class_names": list(class_names),
@@ -157,7 +162,8 @@ def _cell(entry: dict, scale: float = 1.0, digits: int = 2) -> str:
 
 
 def markdown(report: dict) -> str:
-    """The report as three markdown tables: the model under each condition per class, the fused map's energy
+    """The report as four markdown tables: the model under each condition per class, what its answers become
+    with the region removed, the fused map's energy
     by zone per class against the zone's area, and every served map's share in the region and pointing game
     (the first alone when no map was made)."""
     names = report["class_names"]
@@ -168,6 +174,12 @@ def markdown(report: dict) -> str:
         row = report["counterfactual"][name]
         lines.append(f"| {name} | {row['images']} | " + " | ".join(_cell(row[c]["accuracy"]) for c in CONDITIONS)
                      + " | " + " | ".join(_cell(row[c]["probability"]) for c in CONDITIONS) + " |")
+    lines += ["", "| class | " + " | ".join(f"region removed: answered {other}" for other in names) + " |",
+              "|---" * (1 + len(names)) + "|"]
+    for name in names:
+        answers = report["counterfactual"][name]["answers"]["region_removed"]
+        lines.append(f"| {name} | " + " | ".join("-" if answers[other] is None else f"{answers[other]:.2f}"
+                                                 for other in names) + " |")
     if not report["zones"]:
         return "\n".join(lines)
     lines += ["", "| class | images | " + " | ".join(f"fused map's energy: {zone} (area)" for zone in ZONES) + " |",

@@ -32,7 +32,7 @@ def test_the_report_shows_each_class_using_its_nodule(checkpoint_each_precision,
 
 
 def test_the_model_alone_with_grown_regions(trained_checkpoint, phantom_dir, tmp_path):
-    """`--images 0` tests the model only (no maps, one table); `--margin` grows the regions first and is
+    """`--images 0` tests the model only (its tables, no maps); `--margin` grows the regions first and is
     recorded."""
     out = tmp_path / "grown.json"
     result = medxai("bench", "shortcut", "--checkpoint", str(trained_checkpoint), "--data", str(phantom_dir),
@@ -42,7 +42,11 @@ def test_the_model_alone_with_grown_regions(trained_checkpoint, phantom_dir, tmp
     assert report["explained"] == 0 and report["zones"] == {} and report["margin"] == 0.5
     assert report["counterfactual"]["benign_nodule"]["images"] + report["counterfactual"]["malignant_nodule"][
         "images"] == 48
+    for name, row in report["counterfactual"].items():  # what the answers become, per condition: shares
+        assert all(sum(shares.values()) == pytest.approx(1.0) for shares in row["answers"].values())
+        assert row["answers"]["as_given"][name] == pytest.approx(row["as_given"]["accuracy"]["mean"])
     table = (tmp_path / "grown.md").read_text()
+    assert "| class | region removed: answered benign_nodule | region removed: answered malignant_nodule |" in table
     assert "regions grown by 0.5" in table and "| benign_nodule | 20 |" in table and "| fusion |" not in table
 
 
