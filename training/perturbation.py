@@ -16,8 +16,8 @@ random share of the training images that have a lesion in their mask or box:
   their label: the control of the shortcut check (`medxai.metrics.counterfactual.displaced_region`).
 
 The fill is the shortcut check's (`medxai.metrics.counterfactual.fill`), so its measurements are no longer out
-of distribution for a model trained this way: read them with that in mind (the report says which model was
-trained how). Single-label data only: a multi-label model has no "uniform" answer.
+of distribution for a model trained this way: read them with that in mind (the run's config.json says how a
+model was trained). Single-label data only: a multi-label model has no "uniform" answer.
 """
 
 import math
@@ -45,8 +45,9 @@ def perturb(images: torch.Tensor, masks: torch.Tensor, context_blur: float, regi
     """`images` [N,3,S,S] in [0, 1] with, of those whose `masks` [N,S,S] (uint8: 1 lesion, 0 not, 255 unknown)
     hold a lesion, a random `context_blur` share shown with only the region kept, a `region_removal` share with
     the region removed and another `region_removal` share with a patch of the region's shape removed elsewhere
-    on the foreground (the same blur fills all three). One uniform draw per image from `generator` picks its
-    condition, so with `region_removal` 0 the draws are those of context blur alone.
+    on the foreground (the same blur fills all three; a region with no room elsewhere is left as given). One
+    uniform draw per image from `generator` picks its condition, so with `region_removal` 0 the draws are those
+    of context blur alone.
 
     Raises ValueError when `context_blur + 2 * region_removal` exceeds 1."""
     if context_blur < 0 or region_removal < 0 or context_blur + 2 * region_removal > 1 + 1e-9:
@@ -68,6 +69,8 @@ def perturb(images: torch.Tensor, masks: torch.Tensor, context_blur: float, regi
         if displaced[index]:
             foreground = foreground_mask(images[index].numpy())
             region = torch.from_numpy(counterfactual.displaced_region(region.numpy(), foreground, rng))
+            if (region & regions[index]).any():  # no room elsewhere (a region over half the image): as given
+                continue
         inside = region[None]
         images[index] = torch.where(inside, images[index], filled[row]) if keep[index] else \
             torch.where(inside, filled[row], images[index])

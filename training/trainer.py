@@ -208,13 +208,13 @@ class FoldTrainer:
         return torch.where(self.guided[batch["index"]][:, None, None], batch["mask"], 255)
 
     def _train_epoch(self, progress: Progress, epoch: int) -> tuple[float, float, float, float]:
-        """Mean classification loss, mean L_exp (nan when alpha is 0), mean guidance loss (nan without) and mean
-        region-removal loss (nan without) over one epoch."""
+        """Mean classification loss (over the images that keep their label), mean L_exp (nan when alpha is 0),
+        mean guidance loss (nan without) and mean region-removal loss (nan without) over one epoch."""
         self.network.train()
         if hasattr(self.train_loader.sampler, "set_epoch"):
             self.train_loader.sampler.set_epoch(epoch)
         task = progress.add_task(f"epoch {epoch + 1}", total=len(self.train_loader))
-        cls_total, exp_values, guide_values, removal_values, seen = 0.0, [], [], [], 0
+        cls_total, cls_seen, exp_values, guide_values, removal_values = 0.0, 0, [], [], []
         perturbing = self.config.context_blur > 0 or self.config.region_removal > 0
         kind = self.config.guidance
         gate = guidance.gate_logits(self.model) if kind == "attention" else nullcontext({})
@@ -232,9 +232,10 @@ class FoldTrainer:
                 with autocast(self.device, self.bf16):
                     logits = self.network(images)
                     gate_logits = record.get("logits")  # before L_exp's own forward pass replaces it
-                    loss = self.loss_fn(logits[~removed], targets[~removed]) if removed.any() else \
-                        self.loss_fn(logits, targets)
-                    cls_total += loss.item() * len(images)
+                    kept = ~removed  # a batch of removed images only has no classification term (not NaN)
+                    loss = self.loss_fn(logits[kept], targets[kept]) if kept.any() else logits.sum() * 0.0
+                    cls_total += loss.item() * int(kept.sum())
+                    cls_seen += int(kept.sum())
                     if self.config.region_removal > 0:  # no lesion left, no answer: the uniform distribution
                         removal = perturbation.no_evidence_loss(logits[removed])
                         removal_values.append(removal.item())
@@ -254,11 +255,10 @@ class FoldTrainer:
                 loss.backward()
                 self.optimizer.step()
                 self.steps_done += 1
-                seen += len(images)
                 progress.update(task, advance=1)
         progress.remove_task(task)
         self.scheduler.step()
-        return (cls_total / max(seen, 1), float(np.mean(exp_values)) if exp_values else math.nan,
+        return (cls_total / max(cls_seen, 1), float(np.mean(exp_values)) if exp_values else math.nan,
                 float(np.mean(guide_values)) if guide_values else math.nan,
                 float(np.mean(removal_values)) if removal_values else math.nan)
 

@@ -58,7 +58,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                      "(within --guidance-share) shown with everything outside the "
                                                      "region blurred, so the model must answer from the lesion."),
         region_removal: float = typer.Option(0.0, help="Counterfactual training: share of the images with a mask or "
-                                                       "box shown with the region blurred away and taught to answer "
+                                                       "box (within --guidance-share) shown with the region blurred away and taught to answer "
                                                        "uniformly (no lesion, no answer); as many others get a patch "
                                                        "of its shape blurred elsewhere and keep their label. "
                                                        "Single-label data."),

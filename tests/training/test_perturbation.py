@@ -73,6 +73,13 @@ def test_region_removal_blurs_the_lesion_of_some_images_and_a_displaced_patch_of
     assert abs(shares["context"] - 0.2) < 0.08 and abs(shares["as given"] - 0.2) < 0.08, shares
 
 
+def test_a_region_with_no_room_elsewhere_is_left_as_given_rather_than_removed_under_its_label():
+    images, masks = head_images(200), torch.ones(200, 32, 32, dtype=torch.uint8)  # the lesion fills the image
+    out = perturbation.perturb(images, masks, 0.0, 0.5, torch.Generator().manual_seed(0))
+    assert 0 < out.removed.sum() < 200
+    assert torch.equal(out.images[~out.removed], images[~out.removed])  # the controls: no patch to move
+
+
 def test_region_removal_and_context_blur_cannot_take_more_than_every_image():
     with pytest.raises(ValueError, match="must lie in"):
         perturbation.perturb(head_images(), lesion_masks(), 0.5, 0.3, torch.Generator())
