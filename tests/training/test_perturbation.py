@@ -116,10 +116,12 @@ def no_evidence_on_held_out_lesions(checkpoint, phantom_dir) -> float:
 
 def test_a_model_trained_with_region_removal_does_not_answer_when_the_lesion_is_gone(trained_checkpoint,
                                                                                       phantom_dir, tmp_path):
-    """The shared model's recipe (`tests.recipe`) with `--region-removal 0.4`: on the held-out phantoms with
-    their lesion blurred away, its answer is far nearer uniform than the shared model's, and its training
-    lowered the removal loss."""
-    train(TrainConfig(data=str(phantom_dir), out=str(tmp_path), **PHANTOM_RECIPE, region_removal=0.4))
+    """The shared model's recipe (`tests.recipe`) for 15 epochs, not 30 (half the time), with `--region-removal
+    0.4`: on the held-out phantoms with their lesion blurred away, its answer is far nearer uniform than the
+    shared model's, and its training lowered the removal loss. (On an AMD EPYC Zen 4: divergence 0.015 against
+    0.40 in bf16, 0.011 against 0.72 in fp32, 0.0007 against 0.46 in fp32 restricted to AVX2 at 10 epochs.)"""
+    train(TrainConfig(data=str(phantom_dir), out=str(tmp_path), **(PHANTOM_RECIPE | {"epochs": 15}),
+                      region_removal=0.4))
     history = json.loads((tmp_path / "fold0" / "history.json").read_text())
     assert history[-1]["removal_loss"] < history[0]["removal_loss"]
     trained = no_evidence_on_held_out_lesions(tmp_path / "best.pt", phantom_dir)
