@@ -58,22 +58,24 @@ def perturb(images: torch.Tensor, masks: torch.Tensor, context_blur: float, regi
     keep = annotated & (draw < context_blur)
     removed = annotated & (draw >= context_blur) & (draw < context_blur + region_removal)
     displaced = annotated & (draw >= context_blur + region_removal) & (draw < context_blur + 2 * region_removal)
-    if not (keep | removed | displaced).any():
+    lost = regions.clone()  # what each chosen image loses; for a displaced one, a patch of its region's shape
+    if displaced.any():
+        rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator)))
+        for index in torch.nonzero(displaced).flatten().tolist():
+            foreground = foreground_mask(images[index].numpy())
+            moved = torch.from_numpy(counterfactual.displaced_region(regions[index].numpy(), foreground, rng))
+            if (moved & regions[index]).any():  # no room elsewhere (a region over half the image): as given
+                displaced[index] = False
+            lost[index] = moved
+    chosen = torch.nonzero(keep | removed | displaced).flatten()
+    if len(chosen) == 0:
         return Perturbed(images, removed)
     images = images.clone()
-    chosen = torch.nonzero(keep | removed | displaced).flatten()
     filled = counterfactual.fill(images[chosen])
-    rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator))) if displaced.any() else None
-    for row, index in enumerate(chosen.tolist()):
-        region = regions[index]
-        if displaced[index]:
-            foreground = foreground_mask(images[index].numpy())
-            region = torch.from_numpy(counterfactual.displaced_region(region.numpy(), foreground, rng))
-            if (region & regions[index]).any():  # no room elsewhere (a region over half the image): as given
-                continue
-        inside = region[None]
-        images[index] = torch.where(inside, images[index], filled[row]) if keep[index] else \
-            torch.where(inside, filled[row], images[index])
+    keeps = keep[chosen]
+    kept, lose = chosen[keeps], chosen[~keeps]
+    images[kept] = counterfactual.keep_region(images[kept], regions[kept], filled[keeps])
+    images[lose] = counterfactual.remove_region(images[lose], lost[lose], filled[~keeps])
     return Perturbed(images, removed)
 
 

@@ -74,10 +74,10 @@ def analyse(model: torch.nn.Module, pixels: torch.Tensor, regions: torch.Tensor,
     """The per-class report on held-out `pixels` [N,3,S,S] in [0, 1] with expert `regions` [N,S,S] (bool) and
     true classes `labels` [N]: `counterfactual[class]` (accuracy and the true class's mean probability under each
     of `counterfactual.CONDITIONS`, with intervals, and `answers[condition][class]`, the share answered each
-    class, on every image of the class) and `zones[class][method]` (the
-    mean share of the map's energy in each zone of `evidence_location.ZONES`, the zone's mean area share, their
-    ratio `lift`, and the pointing game) on `images` images drawn across classes with `seed`, explaining the true
-    class with the served maps (none with `images` 0: the model only). With `gallery` (a path prefix), one PNG per class of up to `GALLERY` of them,
+    class, on every image of the class) and `zones[class][method]` (the mean share of the map's energy in each
+    zone of `evidence_location.ZONES`, the zone's mean area share, their ratio `lift`, and the pointing game) on
+    `images` images drawn across classes with `seed`, explaining the true class with the served maps (none with
+    `images` 0: the model only). With `gallery` (a path prefix), one PNG per class of up to `GALLERY` of them,
     the fused map over the image with the region outlined: GALLERY_<class>.png."""
     from medxai.explain.evaluation import model_predictor
     from medxai.explain.pipeline import run_methods
@@ -163,9 +163,8 @@ def _cell(entry: dict, scale: float = 1.0, digits: int = 2) -> str:
 
 def markdown(report: dict) -> str:
     """The report as four markdown tables: the model under each condition per class, what its answers become
-    with the region removed, the fused map's energy
-    by zone per class against the zone's area, and every served map's share in the region and pointing game
-    (the first alone when no map was made)."""
+    with the region removed, the fused map's energy by zone per class against the zone's area, and every served
+    map's share in the region and pointing game (the first two alone when no map was made)."""
     names = report["class_names"]
     lines = ["| class | images | " + " | ".join(f"accuracy, {CONDITION_WORDS[c]}" for c in CONDITIONS) + " | "
              + " | ".join(f"p(true class), {CONDITION_WORDS[c]}" for c in CONDITIONS) + " |",
