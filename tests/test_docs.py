@@ -1,6 +1,7 @@
 """The documentation: the README is a front page, and the site in docs/ builds with `mkdocs build --strict` (no
 broken link, no page outside the navigation), with its reference pages generated from the code."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,24 @@ def test_the_site_builds_strictly_with_generated_reference_pages(tmp_path):
     assert "## service `ExplainService`" in grpc and "## message `Scope`" in grpc
     assert "MEDXAI_PRECISION" in (ROOT / "docs" / "reference" / "configuration.md").read_text()
     assert (tmp_path / "reference" / "python" / "index.html").is_file()
+
+
+def test_every_link_of_a_written_page_reads_on_github_too():
+    """Links of the written pages and the README resolve to files in the repository, not to pages or figures
+    that only the site build generates (the hook points links into `reports/` at its copies)."""
+    generated = {ROOT / "docs" / path for path in ("reference/cli.md", "reference/configuration.md",
+                                                   "reference/grpc.md", "evidence/experiments.md",
+                                                   "evidence/reports.md")}
+    images = ROOT / "docs" / "evidence" / "img"
+    pages = [ROOT / "README.md", *(path for path in (ROOT / "docs").rglob("*.md") if path not in generated)]
+    broken = []
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            path = target.split("#")[0]
+            if not path or re.match(r"[a-z]+:", path) or path.startswith("/"):
+                continue
+            resolved = (page.parent / path).resolve()
+            if not resolved.exists() or resolved in generated or images in resolved.parents:
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, broken

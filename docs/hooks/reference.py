@@ -6,9 +6,13 @@
 - `reference/grpc.md`: the gRPC API, each service and message of `explain_service/protos/explain.proto` with the
   comments written beside it;
 - `evidence/experiments.md` and `evidence/reports.md`: the committed reports under `reports/`.
+Pages link to committed reports and figures by their path in the repository (`../../reports/shortcut/x.png`), so
+that the links also work on GitHub, where the generated pages do not exist; `on_page_markdown` points them at the
+site's copies (`evidence/img/`, `evidence/reports.md`, `evidence/experiments.md`).
 A page is rewritten only when its text changes, so `mkdocs serve` does not rebuild for ever.
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -28,6 +32,29 @@ def on_pre_build(config) -> None:
     write(docs / "reference" / "configuration.md", configuration_page(commands))
     write(docs / "reference" / "grpc.md", grpc_page(PROTO.read_text()))
     evidence_pages(docs)
+
+
+REPORT_LINK = re.compile(r"\]\(((?:\.\./)+reports/[^)#\s]+)\)")
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    """Links into `reports/` rewritten to the site's copies of them: a figure to `evidence/img/<folder>-<name>`
+    (copied by `evidence_pages`), an experiment's `report.md` to `evidence/experiments.md`, any other report to
+    `evidence/reports.md`. Links that do not resolve into `reports/` are left for MkDocs to check."""
+    docs = Path(config["docs_dir"])
+    source = docs / page.file.src_path
+
+    def site_link(match: re.Match) -> str:
+        target = (source.parent / match.group(1)).resolve()
+        if REPORTS not in target.parents:
+            return match.group(0)
+        if target.suffix == ".md":
+            copy = docs / "evidence" / ("experiments.md" if target.name == "report.md" else "reports.md")
+        else:
+            copy = docs / "evidence" / "img" / f"{target.parent.name}-{target.name}"
+        return f"]({Path(os.path.relpath(copy, source.parent)).as_posix()})"
+
+    return REPORT_LINK.sub(site_link, markdown)
 
 
 def write(path: Path, text: str) -> None:
