@@ -34,7 +34,8 @@ MAPPED = ("cam", "ig", "lime", "fusion")
 GALLERY = 6
 """Images per class in the gallery."""
 CONDITION_WORDS = {"as_given": "as given", "region_kept": "region only (rest blurred)",
-                   "region_removed": "region removed (blurred)", "elsewhere_removed": "same patch removed elsewhere"}
+                   "region_removed": "region removed (blurred)", "elsewhere_removed": "same patch removed elsewhere",
+                   "region_replaced": "region replaced by tissue from elsewhere", "all_blurred": "all blurred"}
 
 
 def held_out(checkpoint: str | Path, data: str | Path, split: str | None, ids: str | Path | None):
@@ -83,7 +84,7 @@ def analyse(model: torch.nn.Module, pixels: torch.Tensor, regions: torch.Tensor,
     from medxai.explain.pipeline import run_methods
     predict = model_predictor(model, precision)
     foregrounds = torch.from_numpy(np.stack([foreground_mask(image.numpy()) for image in pixels]))
-    log(f"the model on {len(pixels)} images: as given, region only, region removed, a patch removed elsewhere")
+    log(f"the model on {len(pixels)} images: " + ", ".join(CONDITION_WORDS[c] for c in CONDITIONS))
     probabilities = counterfactual_probabilities(predict, pixels, regions, foregrounds, seed=seed)
     counterfactual = {}
     for value, name in enumerate(class_names):
@@ -163,7 +164,7 @@ def _cell(entry: dict, scale: float = 1.0, digits: int = 2) -> str:
 
 def markdown(report: dict) -> str:
     """The report as four markdown tables: the model under each condition per class, what its answers become
-    with the region removed, the fused map's energy by zone per class against the zone's area, and every served
+    with the region removed, replaced and with the whole image blurred, the fused map's energy by zone per class against the zone's area, and every served
     map's share in the region and pointing game (the first two alone when no map was made)."""
     names = report["class_names"]
     lines = ["| class | images | " + " | ".join(f"accuracy, {CONDITION_WORDS[c]}" for c in CONDITIONS) + " | "
@@ -173,12 +174,15 @@ def markdown(report: dict) -> str:
         row = report["counterfactual"][name]
         lines.append(f"| {name} | {row['images']} | " + " | ".join(_cell(row[c]["accuracy"]) for c in CONDITIONS)
                      + " | " + " | ".join(_cell(row[c]["probability"]) for c in CONDITIONS) + " |")
-    lines += ["", "| class | " + " | ".join(f"region removed: answered {other}" for other in names) + " |",
-              "|---" * (1 + len(names)) + "|"]
+    answered = ("region_removed", "region_replaced", "all_blurred")
+    lines += ["", "| class | " + " | ".join(f"{CONDITION_WORDS[condition]}: answered {other}" for condition in answered
+                                            for other in names) + " |",
+              "|---" * (1 + len(answered) * len(names)) + "|"]
     for name in names:
-        answers = report["counterfactual"][name]["answers"]["region_removed"]
-        lines.append(f"| {name} | " + " | ".join("-" if answers[other] is None else f"{answers[other]:.2f}"
-                                                 for other in names) + " |")
+        answers = report["counterfactual"][name]["answers"]
+        lines.append(f"| {name} | " + " | ".join("-" if answers[condition][other] is None
+                                                 else f"{answers[condition][other]:.2f}"
+                                                 for condition in answered for other in names) + " |")
     if not report["zones"]:
         return "\n".join(lines)
     lines += ["", "| class | images | " + " | ".join(f"fused map's energy: {zone} (area)" for zone in ZONES) + " |",

@@ -5,7 +5,10 @@ A model right for the right reasons keeps its answer with only the lesion left a
 removed; a model that uses something else does the opposite. Removing any patch of the image can hurt a model
 that never saw such a patch, so the region's removal is compared with the removal of a patch of the same shape
 elsewhere on the body part (`displaced_regions`): only the difference between the two is the region's own
-effect.
+effect. A blur is not the only way to take the region away, so it is also replaced by the tissue under the
+displaced patch (`replace_region`): a model that reads the blur itself as a sign answers differently to the two.
+And the whole image blurred says what the model answers with nothing to see: a class it gives there is its
+default, the answer it reaches by exclusion when it finds none of the others.
 
 What fills a removed area is a Gaussian blur of the image with sigma = side x `FILL_SIGMA`: it keeps the
 brightness and the coarse anatomy and takes away the detail (a grey or black fill is itself a feature the model
@@ -24,9 +27,10 @@ from scipy import ndimage
 
 FILL_SIGMA = 1 / 6
 """What fills a removed area: a Gaussian blur of the image with sigma = side x FILL_SIGMA."""
-CONDITIONS = ("as_given", "region_kept", "region_removed", "elsewhere_removed")
+CONDITIONS = ("as_given", "region_kept", "region_removed", "elsewhere_removed", "region_replaced", "all_blurred")
 """The image as given; only the region kept (the rest filled); the region removed (filled); a patch of the
-region's shape elsewhere on the body part removed instead (the control for `region_removed`)."""
+region's shape elsewhere on the body part removed instead (the control for `region_removed`); the region
+replaced by the tissue under that patch; the whole image filled (nothing left to see)."""
 PLACEMENT_TRIES = 64
 """Random offsets tried per image for the displaced patch."""
 
@@ -49,6 +53,21 @@ def keep_region(pixels: torch.Tensor, regions: torch.Tensor, filled: torch.Tenso
 def remove_region(pixels: torch.Tensor, regions: torch.Tensor, filled: torch.Tensor | None = None) -> torch.Tensor:
     """`pixels` [N,3,S,S] with `regions` [N,S,S] (bool) replaced by `filled` (default: `fill(pixels)`)."""
     return torch.where(regions[:, None], fill(pixels) if filled is None else filled, pixels)
+
+
+def replace_region(pixels: torch.Tensor, regions: torch.Tensor, donors: torch.Tensor) -> torch.Tensor:
+    """`pixels` [N,3,S,S] with each of `regions` [N,S,S] (bool) replaced by the pixels under its `donors` [N,S,S]
+    (bool), a translated copy of the region (`displaced_region`): tissue in place of the lesion, with the
+    detail a blur takes away. Row-major order is kept by a translation, so the k-th pixel of the region takes
+    the k-th of the donor. An image whose donor is the region itself (no room to move it) is left as given.
+    Raises ValueError when a donor is not the size of its region."""
+    out = pixels.clone()
+    for index, (region, donor) in enumerate(zip(regions, donors)):
+        if int(region.sum()) != int(donor.sum()):
+            raise ValueError(f"image {index}: the donor patch has {int(donor.sum())} pixels, the region "
+                             f"{int(region.sum())}")
+        out[index][:, region] = pixels[index][:, donor]
+    return out
 
 
 def grown_regions(regions: torch.Tensor, margin: float) -> torch.Tensor:
@@ -108,4 +127,6 @@ def counterfactual_probabilities(predict: Callable[[torch.Tensor], torch.Tensor]
         out["region_kept"].append(predict(keep_region(batch, region, filled)))
         out["region_removed"].append(predict(remove_region(batch, region, filled)))
         out["elsewhere_removed"].append(predict(remove_region(batch, moved, filled)))
+        out["region_replaced"].append(predict(replace_region(batch, region, moved)))
+        out["all_blurred"].append(predict(filled))
     return {condition: torch.cat(parts) for condition, parts in out.items()}

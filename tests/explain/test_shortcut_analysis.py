@@ -46,7 +46,8 @@ def test_the_model_alone_with_grown_regions(trained_checkpoint, phantom_dir, tmp
         assert all(sum(shares.values()) == pytest.approx(1.0) for shares in row["answers"].values())
         assert row["answers"]["as_given"][name] == pytest.approx(row["as_given"]["accuracy"]["mean"])
     table = (tmp_path / "grown.md").read_text()
-    assert "| class | region removed: answered benign_nodule | region removed: answered malignant_nodule |" in table
+    assert ("| class | region removed (blurred): answered benign_nodule | region removed (blurred): answered "
+            "malignant_nodule | region replaced by tissue from elsewhere: answered benign_nodule |") in table
     assert "regions grown by 0.5" in table and "| benign_nodule | 20 |" in table and "| fusion |" not in table
 
 

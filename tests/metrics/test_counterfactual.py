@@ -2,10 +2,11 @@
 the body part."""
 
 import numpy as np
+import pytest
 import torch
 
 from medxai.metrics.counterfactual import (CONDITIONS, counterfactual_probabilities, displaced_region, grown_regions,
-                                           keep_region, remove_region)
+                                           keep_region, remove_region, replace_region)
 
 SIZE = 64
 
@@ -58,6 +59,8 @@ def test_each_condition_reaches_the_model():
     assert torch.allclose(out["region_kept"][:, 0], torch.ones(3)) and bool((out["region_kept"][:, 1] < 0.6).all())
     assert bool((out["region_removed"][:, 0] < 0.9).all()) and torch.allclose(out["region_removed"][:, 1], torch.ones(3))
     assert torch.allclose(out["elsewhere_removed"][:, 0], torch.ones(3))  # the patch moved off the square
+    assert bool((out["region_replaced"][:, 0] < 0.7).all())  # grey tissue in the square's place
+    assert bool((out["all_blurred"] < 0.9).all())  # nothing left of the square or the marker
 
 
 def test_a_grown_region_is_the_box_widened_on_every_side_by_the_margin_times_its_size():
@@ -69,3 +72,18 @@ def test_a_grown_region_is_the_box_widened_on_every_side_by_the_margin_times_its
     assert grown[1, 0:8, 0:20].all() and grown[1].sum() == 8 * 20
     assert not grown[2].any()  # an empty region stays empty
     assert torch.equal(grown_regions(regions, 0.0), regions)
+
+
+def test_a_replaced_region_takes_the_tissue_under_its_donor_and_keeps_its_own_place():
+    pixels = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    regions = torch.zeros(2, 8, 8, dtype=torch.bool)
+    regions[:, 1:3, 1:4] = True
+    donors = torch.zeros_like(regions)
+    donors[0, 5:7, 4:7] = True  # moved 4 down, 3 right
+    donors[1] = regions[1]  # no room to move: left as given
+    out = replace_region(pixels, regions, donors)
+    assert torch.equal(out[0][:, 1:3, 1:4], pixels[0][:, 5:7, 4:7])
+    assert torch.equal(out[0][:, ~regions[0]], pixels[0][:, ~regions[0]]) and torch.equal(out[1], pixels[1])
+    donors[0, 5, 4] = False
+    with pytest.raises(ValueError, match="donor patch has 5 pixels, the region 6"):
+        replace_region(pixels, regions, donors)
