@@ -34,27 +34,41 @@ def on_pre_build(config) -> None:
     evidence_pages(docs)
 
 
-REPORT_LINK = re.compile(r"\]\(((?:\.\./)+reports/[^)#\s]+)\)")
+REPORT_LINK = re.compile(r"\]\(((?:\.\./)+reports/[^)#\s]+)(#[^)\s]*)?\)")
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """Links into `reports/` rewritten to the site's copies of them: a figure to `evidence/img/<folder>-<name>`
-    (copied by `evidence_pages`), an experiment's `report.md` to `evidence/experiments.md`, any other report to
-    `evidence/reports.md`. Links that do not resolve into `reports/` are left for MkDocs to check."""
+    """Links into `reports/` rewritten to the site's copies of them: a figure to its copy in `evidence/img/`
+    (made by `evidence_pages`), an experiment's `report.md` to `evidence/experiments.md`, any other report to
+    its section of `evidence/reports.md` (an anchor given is dropped: the report is a section there). Links
+    that resolve to nothing the site copies (a JSON file, a figure no report shows) are left as written, for
+    MkDocs' strict build to reject."""
+    from markdown.extensions.toc import slugify
     docs = Path(config["docs_dir"])
     source = docs / page.file.src_path
 
     def site_link(match: re.Match) -> str:
         target = (source.parent / match.group(1)).resolve()
-        if REPORTS not in target.parents:
+        if REPORTS not in target.parents or not target.is_file():
             return match.group(0)
-        if target.suffix == ".md":
-            copy = docs / "evidence" / ("experiments.md" if target.name == "report.md" else "reports.md")
+        anchor = ""
+        if target.name == "report.md":
+            copy = docs / "evidence" / "experiments.md"
+        elif target.suffix == ".md":
+            copy = docs / "evidence" / "reports.md"
+            anchor = "#" + slugify(f"{target.relative_to(ROOT).as_posix()}", "-")
         else:
-            copy = docs / "evidence" / "img" / f"{target.parent.name}-{target.name}"
-        return f"]({Path(os.path.relpath(copy, source.parent)).as_posix()})"
+            copy = docs / "evidence" / "img" / image_copy_name(target)
+            if not copy.is_file():
+                return match.group(0)
+        return f"]({Path(os.path.relpath(copy, source.parent)).as_posix()}{anchor})"
 
     return REPORT_LINK.sub(site_link, markdown)
+
+
+def image_copy_name(figure: Path) -> str:
+    """The name of a report's figure in `evidence/img/`: its folder and name, `shortcut-brain_mri_glioma.png`."""
+    return f"{figure.parent.name}-{figure.name}"
 
 
 def write(path: Path, text: str) -> None:
@@ -174,8 +188,8 @@ def evidence_pages(docs: Path) -> None:
         relative = path.relative_to(ROOT)
         text = demote(path.read_text())
         for name in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
-            copy = f"{path.parent.name}-{name}"
             source = path.parent / name
+            copy = image_copy_name(source)
             if source.is_file():
                 target = images / copy
                 if not target.is_file() or target.read_bytes() != source.read_bytes():

@@ -164,8 +164,9 @@ def _cell(entry: dict, scale: float = 1.0, digits: int = 2) -> str:
 
 def markdown(report: dict) -> str:
     """The report as four markdown tables: the model under each condition per class, what its answers become
-    with the region removed, replaced and with the whole image blurred, the fused map's energy by zone per class against the zone's area, and every served
-    map's share in the region and pointing game (the first two alone when no map was made)."""
+    with the region removed, replaced and with the whole image blurred, the fused map's energy by zone per
+    class against the zone's area, and every served map's share in the region and pointing game (the first two
+    alone when no map was made)."""
     names = report["class_names"]
     lines = ["| class | images | " + " | ".join(f"accuracy, {CONDITION_WORDS[c]}" for c in CONDITIONS) + " | "
              + " | ".join(f"p(true class), {CONDITION_WORDS[c]}" for c in CONDITIONS) + " |",

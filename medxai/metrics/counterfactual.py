@@ -56,16 +56,19 @@ def remove_region(pixels: torch.Tensor, regions: torch.Tensor, filled: torch.Ten
 
 
 def replace_region(pixels: torch.Tensor, regions: torch.Tensor, donors: torch.Tensor) -> torch.Tensor:
-    """`pixels` [N,3,S,S] with each of `regions` [N,S,S] (bool) replaced by the pixels under its `donors` [N,S,S]
-    (bool), a translated copy of the region (`displaced_region`): tissue in place of the lesion, with the
-    detail a blur takes away. Row-major order is kept by a translation, so the k-th pixel of the region takes
-    the k-th of the donor. An image whose donor is the region itself (no room to move it) is left as given.
-    Raises ValueError when a donor is not the size of its region."""
+    """`pixels` [N,3,S,S] (any dtype and device) with each of `regions` [N,S,S] (bool) replaced by the pixels
+    under its `donors` [N,S,S] (bool), a translated copy of the region (`displaced_region`): tissue in place of
+    the lesion, keeping the detail that a blur takes away (though not the seam: the pasted patch's edges are
+    themselves something the model never saw, as the displaced control's are not). A translation keeps
+    row-major order, so the k-th pixel of the region takes the k-th of the donor. An image whose donor is the
+    region itself (no room to move it, a region over half the image's width and height) is left as given.
+    Raises ValueError when a donor is not a translated copy of its region."""
     out = pixels.clone()
     for index, (region, donor) in enumerate(zip(regions, donors)):
-        if int(region.sum()) != int(donor.sum()):
-            raise ValueError(f"image {index}: the donor patch has {int(donor.sum())} pixels, the region "
-                             f"{int(region.sum())}")
+        region_at, donor_at = torch.nonzero(region), torch.nonzero(donor)
+        if region_at.shape != donor_at.shape or (len(region_at) and bool(
+                ((donor_at - region_at) != (donor_at[0] - region_at[0])).any())):
+            raise ValueError(f"image {index}: the donor patch is not a translated copy of the region")
         out[index][:, region] = pixels[index][:, donor]
     return out
 

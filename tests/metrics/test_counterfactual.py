@@ -85,5 +85,8 @@ def test_a_replaced_region_takes_the_tissue_under_its_donor_and_keeps_its_own_pl
     assert torch.equal(out[0][:, 1:3, 1:4], pixels[0][:, 5:7, 4:7])
     assert torch.equal(out[0][:, ~regions[0]], pixels[0][:, ~regions[0]]) and torch.equal(out[1], pixels[1])
     donors[0, 5, 4] = False
-    with pytest.raises(ValueError, match="donor patch has 5 pixels, the region 6"):
-        replace_region(pixels, regions, donors)
+    with pytest.raises(ValueError, match="image 0: the donor patch is not a translated copy of the region"):
+        replace_region(pixels, regions, donors)  # one pixel short
+    donors[0, 5, 4], donors[0, 6, 6], donors[0, 4, 4] = True, False, True
+    with pytest.raises(ValueError, match="not a translated copy"):
+        replace_region(pixels, regions, donors)  # as many pixels, another shape
