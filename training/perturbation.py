@@ -13,7 +13,7 @@ random share of the training images that have a lesion in their mask or box:
   counterfactual examples and gradient supervision" (ECCV 2020); the uniform target for evidence removed is the
   out-of-distribution "outlier exposure" loss of Hendrycks et al. (ICLR 2019). So that the blur itself is no
   cue, as many other images have a patch of the region's shape removed elsewhere on the body part and keep
-  their label: the control of the shortcut check (`medxai.metrics.counterfactual.displaced_region`).
+  their label: the control of the shortcut check (`medxai.metrics.counterfactual.displaced_regions`).
 
 The fill is the shortcut check's (`medxai.metrics.counterfactual.fill`), so its measurements are no longer out
 of distribution for a model trained this way: read them with that in mind (the run's config.json says how a
@@ -61,12 +61,11 @@ def perturb(images: torch.Tensor, masks: torch.Tensor, context_blur: float, regi
     lost = regions.clone()  # what each chosen image loses; for a displaced one, a patch of its region's shape
     if displaced.any():
         rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator)))
-        for index in torch.nonzero(displaced).flatten().tolist():
-            foreground = foreground_mask(images[index].numpy())
-            moved = torch.from_numpy(counterfactual.displaced_region(regions[index].numpy(), foreground, rng))
-            if (moved & regions[index]).any():  # no room elsewhere (a region over half the image): as given
-                displaced[index] = False
-            lost[index] = moved
+        moving = torch.nonzero(displaced).flatten()
+        foregrounds = torch.from_numpy(np.stack([foreground_mask(images[index].numpy()) for index in moving]))
+        lost[moving] = counterfactual.displaced_regions(regions[moving], foregrounds, rng)
+        # no room elsewhere (a region over half the image): left as given
+        displaced[moving[(lost[moving] & regions[moving]).flatten(1).any(dim=1)]] = False
     chosen = torch.nonzero(keep | removed | displaced).flatten()
     if len(chosen) == 0:
         return Perturbed(images, removed)

@@ -56,7 +56,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             copy = docs / "evidence" / "experiments.md"
         elif target.suffix == ".md":
             copy = docs / "evidence" / "reports.md"
-            anchor = "#" + slugify(f"{target.relative_to(ROOT).as_posix()}", "-")
+            anchor = "#" + slugify(target.relative_to(ROOT).as_posix(), "-")
         else:
             copy = docs / "evidence" / "img" / image_copy_name(target)
             if not copy.is_file():

@@ -152,7 +152,8 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
         """What the model uses, per class: its accuracy and probability with only the expert region kept, with
         it removed, with a patch of its shape removed elsewhere, with the region replaced by the tissue there,
         and with the whole image blurred (every chosen image); where the served maps' energy lies: the region,
-        the image's edges, the rest of the body part, the background, against their areas (the images drawn). Markdown on stderr (and OUT.md), JSON last on stdout.
+        the image's edges, the rest of the body part, the background, against their areas (the images drawn).
+        Markdown on stderr (and OUT.md), JSON last on stdout.
 
         Example: medxai bench shortcut --checkpoint demo/run/best.pt --data demo/data --split test --out demo/shortcut.json
         """

@@ -112,6 +112,13 @@ def displaced_region(region: np.ndarray, foreground: np.ndarray, rng: np.random.
     return best
 
 
+def displaced_regions(regions: torch.Tensor, foregrounds: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """bool [N,S,S]: each of `regions` [N,S,S] (bool) moved onto its `foregrounds` [N,S,S] (bool) by
+    `displaced_region`, in order, drawing from `rng`; a region with no room elsewhere comes back as itself."""
+    return torch.from_numpy(np.stack([displaced_region(region.numpy(), foreground.numpy(), rng)
+                                      for region, foreground in zip(regions, foregrounds)]))
+
+
 def counterfactual_probabilities(predict: Callable[[torch.Tensor], torch.Tensor], pixels: torch.Tensor,
                                  regions: torch.Tensor, foregrounds: torch.Tensor, seed: int = 0,
                                  batch_size: int = 32) -> dict[str, torch.Tensor]:
@@ -119,9 +126,7 @@ def counterfactual_probabilities(predict: Callable[[torch.Tensor], torch.Tensor]
     probabilities [B,C]) on `pixels` [N,3,S,S] with expert `regions` [N,S,S] (bool) and `foregrounds` [N,S,S]
     (bool, where the displaced patch goes; `medxai.metrics.evidence_location.foreground_mask`), in batches of
     `batch_size`; the displaced patches are drawn with `seed`."""
-    rng = np.random.default_rng(seed)
-    elsewhere = torch.from_numpy(np.stack([displaced_region(r.numpy(), f.numpy(), rng)
-                                           for r, f in zip(regions, foregrounds)]))
+    elsewhere = displaced_regions(regions, foregrounds, np.random.default_rng(seed))
     out: dict[str, list[torch.Tensor]] = {condition: [] for condition in CONDITIONS}
     for start in range(0, len(pixels), batch_size):
         batch, region, moved = (tensor[start:start + batch_size] for tensor in (pixels, regions, elsewhere))
