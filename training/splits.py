@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
 
 from medxai.data.records import DatasetSpec
 from medxai.errors import UserError
@@ -17,6 +16,7 @@ def training_pool(spec: DatasetSpec) -> list[int]:
 def folds(spec: DatasetSpec, pool: list[int], k: int, val_fraction: float, seed: int
           ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """(fold, train indices, validation indices) for k-fold CV; k == 1 gives one holdout of `val_fraction`."""
+    from sklearn.model_selection import StratifiedGroupKFold  # here: `medxai predict` imports this module too
     n_splits = k if k > 1 else max(2, round(1 / val_fraction))
     labels = spec.stratify_labels()[pool]
     groups = spec.groups()[pool]

@@ -5,12 +5,16 @@ import math
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score, roc_curve
 
 HIGHER_IS_BETTER = {"accuracy": True, "auc": True, "precision": True, "recall": True, "f1": True, "loss": False}
 
 
+# scikit-learn is imported in the functions that use it: at module level it cost every command that imports this
+# one (predict, explain, the service) about a second.
+
+
 def _auc_or_nan(labels: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
     return float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else math.nan
 
 
@@ -22,6 +26,7 @@ def _nanmean(values: list[float]) -> float:
 def classification_metrics(probabilities: np.ndarray, targets: np.ndarray, class_names: list[str],
                            multi_label: bool = False) -> dict:
     """Metrics of [N, C] probabilities against [N] class indices or [N, C] multi-hot targets."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if multi_label:
         return _multi_label_metrics(probabilities, np.asarray(targets, dtype=np.float64), class_names)
@@ -44,6 +49,7 @@ def classification_metrics(probabilities: np.ndarray, targets: np.ndarray, class
 
 def _multi_label_metrics(probabilities: np.ndarray, targets: np.ndarray, class_names: list[str]) -> dict:
     """Per finding, over the images where it is known; accuracy is the mean per-finding accuracy at 0.5."""
+    from sklearn.metrics import precision_recall_fscore_support
     per_class, accuracy, precision, recall, f1 = {}, [], [], [], []
     for i, name in enumerate(class_names):
         known = targets[:, i] >= 0
@@ -64,6 +70,7 @@ def plot_roc(probabilities: np.ndarray, targets: np.ndarray, class_names: list[s
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
 
     figure, axis = plt.subplots(figsize=(5, 5))
     for i, name in enumerate(class_names):

@@ -14,8 +14,6 @@ the exported graph as two small matrix products.
 
 import numpy as np
 import torch
-from sklearn.covariance import LedoitWolf
-from sklearn.metrics import roc_auc_score
 from torch import nn
 
 
@@ -58,6 +56,7 @@ class MahalanobisDetector(nn.Module):
         classes = np.unique(labels)
         means = np.stack([features[labels == c].mean(axis=0) for c in classes])
         centred = features - means[np.searchsorted(classes, labels)]
+        from sklearn.covariance import LedoitWolf  # imported when fitting: scikit-learn costs every command 1 s
         precision = LedoitWolf(assume_centered=True).fit(centred).precision_
         return cls(torch.from_numpy(means), torch.from_numpy(precision))
 
@@ -74,5 +73,6 @@ def detection_figures(in_scores: np.ndarray, out_scores: np.ndarray) -> dict[str
     in_scores, out_scores = np.asarray(in_scores, dtype=np.float64), np.asarray(out_scores, dtype=np.float64)
     truth = np.r_[np.zeros(len(in_scores)), np.ones(len(out_scores))]
     threshold = np.quantile(in_scores, 0.95)
+    from sklearn.metrics import roc_auc_score
     return {"auroc": float(roc_auc_score(truth, np.r_[in_scores, out_scores])),
             "fpr_at_95_tpr": float(np.mean(out_scores <= threshold))}
