@@ -15,16 +15,26 @@ random share of the training images that have a lesion in their mask or box:
   cue, as many other images have a patch of the region's shape removed elsewhere on the body part and keep
   their label: the control of the shortcut check (`medxai.metrics.counterfactual.displaced_regions`).
 
+`--removal-target background` teaches "no lesion, no answer" another way: a training-only **background
+output** (one more logit beside the classes, as the background class of an object detector) is the target of
+the images whose region was removed, and every other image is taught away from it. A class's logit then has to
+rise above "no lesion" from the lesion itself, not merely win among the classes; the uniform target asked the
+class logits to agree with each other, which the brain MRI models did not learn (docs/evidence/right-reasons.md).
+The output is dropped when training ends: checkpoints, exports and served models keep their classes only.
+
 The fill is the shortcut check's (`medxai.metrics.counterfactual.fill`), so its measurements are no longer out
 of distribution for a model trained this way: read them with that in mind (the run's config.json says how a
 model was trained). Single-label data only: a multi-label model has no "uniform" answer.
 """
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from medxai.metrics import counterfactual
@@ -76,6 +86,43 @@ def perturb(images: torch.Tensor, masks: torch.Tensor, context_blur: float, regi
     images[kept] = counterfactual.keep_region(images[kept], regions[kept], filled[keeps])
     images[lose] = counterfactual.remove_region(images[lose], lost[lose], filled[~keeps])
     return Perturbed(images, removed)
+
+
+REMOVAL_TARGETS = ("uniform", "background")
+
+
+class BackgroundHead(nn.Module):
+    """The training-only background output: global average pooling, dropout and one linear unit on the
+    classification head's input features [N,C,h,w], giving a logit [N,1] (the class head's shape, one more
+    output). Kept outside the model, so that nothing served ever sees it."""
+
+    def __init__(self, in_features: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(in_features, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(features.mean(dim=(2, 3))))
+
+
+@contextmanager
+def head_features(model: nn.Module) -> Iterator[dict]:
+    """Records the input of `model.head` (the features [N,C,h,w]) of each forward pass in `record["features"]`."""
+    record: dict = {}
+    handle = model.head.register_forward_pre_hook(lambda module, inputs: record.update(features=inputs[0]))
+    try:
+        yield record
+    finally:
+        handle.remove()
+
+
+def background_loss(logits: torch.Tensor, background: torch.Tensor, targets: torch.Tensor,
+                    removed: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the classes' `logits` [N,C] and the `background` logit [N,1]: the target is the
+    background (index C) for the `removed` [N] bool images and the class `targets` [N] (indices) for the rest,
+    so that a lesion's class must outscore "no lesion". Mean over the batch, in nats."""
+    joined = torch.cat([logits.float(), background.float()], dim=1)
+    return F.cross_entropy(joined, torch.where(removed, logits.shape[1], targets))
 
 
 def no_evidence_loss(logits: torch.Tensor) -> torch.Tensor:

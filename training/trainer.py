@@ -86,7 +86,8 @@ class TrainConfig:
     guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
     context_blur: float = 0.0  # share of the annotated training images shown with only the region kept (rest blurred)
     region_removal: float = 0.0  # share shown with the region removed, taught to answer uniformly (and as many controls)
-    region_removal_weight: float = 1.0  # weight of the uniform-answer term (training.perturbation.no_evidence_loss)
+    region_removal_weight: float = 1.0  # weight of the removal term (training.perturbation)
+    removal_target: str = "uniform"  # what a removed region is taught: uniform (no_evidence_loss) or background
     calibrate: bool = True  # fit a temperature on each fold's validation logits after training
     modality: str = ""  # intended use: DICOM Modality codes, comma-separated ("" = from the data's DICOM tags)
     body_part: str = ""  # intended use: DICOM Body Part Examined values, comma-separated ("" = from the data)
@@ -188,7 +189,11 @@ class FoldTrainer:
         self.guided = torch.from_numpy(rng.random(len(train_idx)) < config.guidance_share)
         self.context_rng = torch.Generator().manual_seed(config.seed + 1)  # which images are perturbed, and how
         self.steps_done = 0  # across epochs: L_exp goes on every `exp_every`-th optimiser step
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
+        self.background = None  # the training-only background output (training.perturbation.BackgroundHead)
+        if config.region_removal > 0 and config.removal_target == "background":
+            self.background = perturbation.BackgroundHead(self.model.head.fc.in_features, config.dropout).to(device)
+        parameters = list(self.model.parameters()) + (list(self.background.parameters()) if self.background else [])
+        self.optimizer = torch.optim.Adam(parameters, lr=config.lr, betas=(0.9, 0.999),
                                           weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(config.epochs, 1))
 
@@ -218,7 +223,10 @@ class FoldTrainer:
         perturbing = self.config.context_blur > 0 or self.config.region_removal > 0
         kind = self.config.guidance
         gate = guidance.gate_logits(self.model) if kind == "attention" else nullcontext({})
-        with gate as record:  # the spatial gate's logits of each forward pass (attention guidance)
+        if self.background is not None:
+            self.background.train()
+        head = perturbation.head_features(self.model) if self.background is not None else nullcontext({})
+        with gate as record, head as features:  # the gate's logits and the head's input of each forward pass
             for batch in self.train_loader:
                 images, targets = batch["image"], batch["target"].to(self.device)
                 removed = torch.zeros(len(images), dtype=torch.bool)
@@ -236,7 +244,12 @@ class FoldTrainer:
                     loss = self.loss_fn(logits[kept], targets[kept]) if kept.any() else logits.sum() * 0.0
                     cls_total += loss.item() * int(kept.sum())
                     cls_seen += int(kept.sum())
-                    if self.config.region_removal > 0:  # no lesion left, no answer: the uniform distribution
+                    if self.background is not None:  # no lesion left: the background output
+                        removal = perturbation.background_loss(logits, self.background(features["features"]),
+                                                               targets, removed)
+                        removal_values.append(removal.item())
+                        loss = loss + self.config.region_removal_weight * removal
+                    elif self.config.region_removal > 0:  # no lesion left, no answer: the uniform distribution
                         removal = perturbation.no_evidence_loss(logits[removed])
                         removal_values.append(removal.item())
                         loss = loss + self.config.region_removal_weight * removal
@@ -402,6 +415,11 @@ def train(config: TrainConfig) -> dict:
             config.context_blur + 2 * config.region_removal > 1:
         raise UserError(f"--region-removal and its weight must be >= 0, with --context-blur + 2 x --region-removal <= 1 (each "
                         f"removal has a displaced control), got {config.region_removal}")
+    if config.removal_target not in perturbation.REMOVAL_TARGETS:
+        raise UserError(f"--removal-target must be one of {', '.join(perturbation.REMOVAL_TARGETS)}, "
+                        f"got '{config.removal_target}'")
+    if config.removal_target == "background" and distributed.world_size() > 1:
+        raise UserError("--removal-target background trains on one process only (its output is not synchronised)")
     if not 0 < config.ood_accept < 1 or not 0 < config.conformal_alpha < 1:
         raise UserError("--ood-accept and --conformal-alpha must be between 0 and 1")
     if config.fold is not None and not 0 <= config.fold < config.folds:

@@ -62,7 +62,11 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                        "away and taught to answer uniformly (no lesion, no answer); "
                                                        "as many others get a patch of its shape blurred elsewhere "
                                                        "and keep their label. Single-label data."),
-        region_removal_weight: float = typer.Option(1.0, help="Weight of the uniform-answer term."),
+        region_removal_weight: float = typer.Option(1.0, help="Weight of the region-removal term."),
+        removal_target: str = typer.Option("uniform", help="What an image with its region removed is taught: "
+                                                          "uniform (the same probability for every class) or "
+                                                          "background (a training-only extra output, dropped from "
+                                                          "the checkpoint, that each class must outscore)."),
         calibrate: bool = typer.Option(True, help="Fit a temperature on each fold's validation logits and store it "
                                                   "in the checkpoint (temperature scaling, Guo et al. 2017)."),
         modality: str = typer.Option("", help="Intended use: the DICOM Modality codes the model is for, "
@@ -97,6 +101,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
             workers=default_workers() if workers is None else workers,
             guidance_weight=guidance_weight, guidance_images=guidance_images, guidance_share=guidance_share,
             context_blur=context_blur, region_removal=region_removal, region_removal_weight=region_removal_weight,
+            removal_target=removal_target,
             calibrate=calibrate, modality=modality, body_part=body_part, ood_accept=ood_accept,
             conformal_alpha=conformal_alpha))
         from training import distributed

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from medxai.errors import UserError
 from medxai.metrics.counterfactual import fill
 from tests.cli import assert_user_error, medxai
 from tests.recipe import PHANTOM_RECIPE
@@ -92,11 +93,36 @@ def test_the_no_evidence_loss_is_the_divergence_from_the_uniform_answer():
     assert perturbation.no_evidence_loss(torch.zeros(0, 3)).item() == 0.0
 
 
+def test_the_background_loss_targets_the_extra_output_for_removed_images_and_the_class_for_the_rest():
+    logits, background = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), torch.tensor([[0.5], [-1.0]])
+    removed, targets = torch.tensor([True, False]), torch.tensor([0, 1])
+    joined = torch.cat([logits, background], dim=1)
+    expected = torch.nn.functional.cross_entropy(joined, torch.tensor([3, 1]))
+    assert perturbation.background_loss(logits, background, targets, removed).item() == pytest.approx(expected.item())
+    # "no lesion" answered for the removed image and the class for the other: near nothing
+    sure = perturbation.background_loss(torch.tensor([[0.0, 0.0, 0.0], [0.0, 9.0, 0.0]]),
+                                        torch.tensor([[9.0], [0.0]]), targets, removed)
+    assert sure.item() < 0.01
+
+
+def test_a_background_target_trains_an_output_that_the_checkpoint_leaves_out(phantom_dir, tmp_path):
+    from medxai.checkpoint import load_checkpoint
+    train(TrainConfig(data=str(phantom_dir), out=str(tmp_path), **(PHANTOM_RECIPE | {"epochs": 2, "image_size": 32}),
+                      region_removal=0.4, removal_target="background"))
+    history = json.loads((tmp_path / "fold0" / "history.json").read_text())
+    assert all(0 < row["removal_loss"] < 2 for row in history), history
+    model, info = load_checkpoint(tmp_path / "best.pt")
+    assert model.head.fc.out_features == len(info.class_names) == 2  # the served classes only
+    assert json.loads((tmp_path / "config.json").read_text())["removal_target"] == "background"
+
+
 def test_perturbation_shares_outside_their_range_are_one_clear_line(tmp_path):
     common = ("train", "--data", str(tmp_path), "--out", str(tmp_path / "run"))
     assert_user_error(medxai(*common, "--context-blur", "1.5"), "--context-blur must lie in [0, 1], got 1.5")
     assert_user_error(medxai(*common, "--context-blur", "0.5", "--region-removal", "0.3"),
                       "--context-blur + 2 x --region-removal <= 1")
+    with pytest.raises(UserError, match="--removal-target must be one of uniform, background, got 'zero'"):
+        train(TrainConfig(data=str(tmp_path), out=str(tmp_path / "run"), removal_target="zero"))
 
 
 def no_evidence_on_held_out_lesions(checkpoint, phantom_dir) -> float:
