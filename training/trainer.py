@@ -418,6 +418,9 @@ def train(config: TrainConfig) -> dict:
     if config.removal_target not in perturbation.REMOVAL_TARGETS:
         raise UserError(f"--removal-target must be one of {', '.join(perturbation.REMOVAL_TARGETS)}, "
                         f"got '{config.removal_target}'")
+    if config.removal_target == "background" and config.region_removal == 0:
+        raise UserError("--removal-target background needs --region-removal > 0 (the share of images whose region is "
+                        "removed and taught the background output)")
     if config.removal_target == "background" and distributed.world_size() > 1:
         raise UserError("--removal-target background trains on one process only (its output is not synchronised)")
     if not 0 < config.ood_accept < 1 or not 0 < config.conformal_alpha < 1:

@@ -3,9 +3,11 @@ the attention term puts the spatial gate on the lesion."""
 
 import json
 
+import pytest
 import torch
 from torch import nn
 
+from medxai.errors import UserError
 from medxai.models import build_model
 from tests.cli import assert_user_error, medxai
 from tests.recipe import PHANTOM_RECIPE
@@ -89,10 +91,12 @@ def test_guidance_needs_an_attention_model_and_a_known_kind(phantom_dir, tmp_pat
               "--epochs", "1")
     assert_user_error(medxai(*common, "--model", "resnet50", "--guidance", "attention"), "attention module")
     assert not (tmp_path / "run").exists()  # refused before the run folder is written
-    assert_user_error(medxai(*common, "--model", "resnet18_attention", "--guidance", "saliency"),
-                      "--guidance must be one of none, rrr, attention")
-    assert_user_error(medxai(*common, "--model", "resnet18_attention", "--guidance-share", "0"),
-                      "--guidance-share in (0, 1]")
+    # the other refusals are checked before anything is read: in process (the command line prints UserError's line)
+    config = {"data": str(phantom_dir), "out": str(tmp_path / "run"), "model": "resnet18_attention"}
+    with pytest.raises(UserError, match="--guidance must be one of none, rrr, attention"):
+        train(TrainConfig(**config, guidance="saliency"))
+    with pytest.raises(UserError, match=r"--guidance-share in \(0, 1\]"):
+        train(TrainConfig(**config, guidance_share=0))
 
 
 def test_build_model_has_one_spatial_gate():

@@ -119,10 +119,12 @@ def test_a_background_target_trains_an_output_that_the_checkpoint_leaves_out(pha
 def test_perturbation_shares_outside_their_range_are_one_clear_line(tmp_path):
     common = ("train", "--data", str(tmp_path), "--out", str(tmp_path / "run"))
     assert_user_error(medxai(*common, "--context-blur", "1.5"), "--context-blur must lie in [0, 1], got 1.5")
-    assert_user_error(medxai(*common, "--context-blur", "0.5", "--region-removal", "0.3"),
-                      "--context-blur + 2 x --region-removal <= 1")
+    with pytest.raises(UserError, match=r"--context-blur \+ 2 x --region-removal <= 1"):
+        train(TrainConfig(data=str(tmp_path), out=str(tmp_path / "run"), context_blur=0.5, region_removal=0.3))
     with pytest.raises(UserError, match="--removal-target must be one of uniform, background, got 'zero'"):
         train(TrainConfig(data=str(tmp_path), out=str(tmp_path / "run"), removal_target="zero"))
+    with pytest.raises(UserError, match=r"--removal-target background needs --region-removal > 0"):
+        train(TrainConfig(data=str(tmp_path), out=str(tmp_path / "run"), removal_target="background"))
 
 
 def no_evidence_on_held_out_lesions(checkpoint, phantom_dir) -> float:
