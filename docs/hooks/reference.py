@@ -179,8 +179,8 @@ REPORTS = ROOT / "reports"
 
 def evidence_pages(docs: Path) -> None:
     """`evidence/experiments.md`: every `reports/*/report.md` that `medxai experiment` wrote, with its figures;
-    `evidence/reports.md`: every other markdown report under `reports/` (`bench maps`, `bench scope`), each under
-    its path. Rerunning a command that rewrites a report updates the site."""
+    `evidence/reports.md`: every other markdown report under `reports/` (`bench maps`, `bench scope`, `bench
+    shortcut`, `evaluate`), each under its path. Rerunning a command that rewrites a report updates the site."""
     images = docs / "evidence" / "img"
     images.mkdir(parents=True, exist_ok=True)
     experiments, others = [], []
@@ -201,7 +201,8 @@ def evidence_pages(docs: Path) -> None:
           "The reports `medxai experiment` wrote (`reports/<name>/report.md`), as committed.\n\n" +
           "\n".join(experiments))
     write(docs / "evidence" / "reports.md", "# Measured tables\n\n" + GENERATED +
-          "The tables `medxai bench maps`, `medxai bench scope` and `medxai bench shortcut` wrote under `reports/`, as committed; the "
+          "The tables `medxai bench maps`, `medxai bench scope`, `medxai bench shortcut` and `medxai evaluate` wrote under "
+          "`reports/`, as committed; the "
           "command and machine of each are on the page that discusses it.\n\n" + "\n".join(others))
 
 
