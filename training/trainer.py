@@ -85,7 +85,7 @@ class TrainConfig:
     guidance_images: int = 8  # rrr: annotated images per step (double backprop)
     guidance_share: float = 1.0  # share of the training images whose masks or boxes guidance may use
     context_blur: float = 0.0  # share of the annotated training images shown with only the region kept (rest blurred)
-    region_removal: float = 0.0  # share shown with the region removed, taught to answer uniformly (and as many controls)
+    region_removal: float = 0.0  # share shown with the region removed, taught `removal_target` (and as many controls)
     region_removal_weight: float = 1.0  # weight of the removal term (training.perturbation)
     removal_target: str = "uniform"  # what a removed region is taught: uniform (no_evidence_loss) or background
     calibrate: bool = True  # fit a temperature on each fold's validation logits after training
@@ -192,7 +192,8 @@ class FoldTrainer:
         self.background = None  # the training-only background output (training.perturbation.BackgroundHead)
         if config.region_removal > 0 and config.removal_target == "background":
             self.background = perturbation.BackgroundHead(self.model.head.fc.in_features, config.dropout).to(device)
-        parameters = list(self.model.parameters()) + (list(self.background.parameters()) if self.background else [])
+        parameters = list(self.model.parameters()) + (list(self.background.parameters())
+                                                  if self.background is not None else [])
         self.optimizer = torch.optim.Adam(parameters, lr=config.lr, betas=(0.9, 0.999),
                                           weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(config.epochs, 1))
@@ -214,7 +215,8 @@ class FoldTrainer:
 
     def _train_epoch(self, progress: Progress, epoch: int) -> tuple[float, float, float, float]:
         """Mean classification loss (over the images that keep their label), mean L_exp (nan when alpha is 0),
-        mean guidance loss (nan without) and mean region-removal loss (nan without) over one epoch."""
+        mean guidance loss (nan without) and mean region-removal loss (nan without; the uniform target's divergence
+        or the background target's cross-entropy, `training.perturbation`) over one epoch."""
         self.network.train()
         if hasattr(self.train_loader.sampler, "set_epoch"):
             self.train_loader.sampler.set_epoch(epoch)
@@ -245,6 +247,7 @@ class FoldTrainer:
                     cls_total += loss.item() * int(kept.sum())
                     cls_seen += int(kept.sum())
                     if self.background is not None:  # no lesion left: the background output
+                        # the head's input of this forward pass: read before L_exp and rrr run passes of their own
                         removal = perturbation.background_loss(logits, self.background(features["features"]),
                                                                targets, removed)
                         removal_values.append(removal.item())
@@ -431,7 +434,7 @@ def train(config: TrainConfig) -> dict:
     device = distributed.setup()
     spec = load_dataset(config.data, uncertainty=config.uncertainty)
     if config.region_removal > 0 and spec.multi_label:
-        raise UserError("--region-removal needs single-label data: a multi-label model has no uniform answer")
+        raise UserError("--region-removal needs single-label data: a multi-label model has no single answer to withhold")
     if config.guidance == "attention":  # refused before the run folder is written (a meta model: no memory)
         with torch.device("meta"):
             guidance.spatial_gate(build_model(config.model, len(spec.class_names), **config.architecture_args()))

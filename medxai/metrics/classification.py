@@ -10,7 +10,7 @@ HIGHER_IS_BETTER = {"accuracy": True, "auc": True, "precision": True, "recall": 
 
 
 # scikit-learn is imported in the functions that use it: at module level it cost every command that imports this
-# one (predict, explain, the service) about a second.
+# one (predict, evaluate, train) about a second. (LIME imports it anyway: explain and the service pay it there.)
 
 
 def _auc_or_nan(labels: np.ndarray, scores: np.ndarray) -> float:
