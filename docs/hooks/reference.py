@@ -201,8 +201,8 @@ def evidence_pages(docs: Path) -> None:
           "The reports `medxai experiment` wrote (`reports/<name>/report.md`), as committed.\n\n" +
           "\n".join(experiments))
     write(docs / "evidence" / "reports.md", "# Measured tables\n\n" + GENERATED +
-          "The tables `medxai bench maps`, `medxai bench scope`, `medxai bench shortcut` and `medxai evaluate` wrote under "
-          "`reports/`, as committed; the "
+          "The tables `medxai bench maps`, `medxai bench scope`, `medxai bench shortcut` and `medxai evaluate` "
+          "wrote under `reports/`, as committed; the "
           "command and machine of each are on the page that discusses it.\n\n" + "\n".join(others))
 
 
