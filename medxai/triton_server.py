@@ -144,6 +144,21 @@ def _terminate_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def popen_bound_to_parent(command: Sequence[str], **options) -> subprocess.Popen:
+    """`subprocess.Popen(command, **options)` in a session of its own, the child getting SIGTERM when this
+    process dies (prctl PR_SET_PDEATHSIG), so that a crashed test or CLI leaves no server behind.
+
+    util-linux's `setpriv --pdeathsig TERM` sets the signal and execs the command in the same process (same pid).
+    A Python `preexec_fn` does the same from the forked child, which is unsafe once the parent runs threads (the
+    Python docs say so): with a gRPC client's threads running, such a child crashed before exec (a Triton
+    restart in tests/explain_service/test_faults.py). The preexec_fn is only the fallback where setpriv is
+    missing."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is not None:
+        return subprocess.Popen([setpriv, "--pdeathsig", "TERM", *command], start_new_session=True, **options)
+    return subprocess.Popen(list(command), start_new_session=True, preexec_fn=_terminate_with_parent, **options)
+
+
 SERVE_TARGETS = {"cpu": {"config_name": "cpu"}, "gpu": {"config_name": None},
                  "gpu-python": {"config_name": "gpu-python", "cuda_memory_pool_mb": 256}}
 """Per serving target: which config Triton reads, and the CUDA pool the gpu-python target's tensors use."""
@@ -216,8 +231,7 @@ class TritonServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             # Own session: Ctrl-C in a foreground `medxai triton serve` reaches us, and we shut Triton down once.
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=_environment(),
-                                             start_new_session=True, preexec_fn=_terminate_with_parent)
+            self._process = popen_bound_to_parent(command, stdout=log, stderr=subprocess.STDOUT, env=_environment())
         self._wait_ready()
         return self
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from medxai.errors import UserError
-from medxai.triton_server import _terminate_with_parent as terminate_with_parent
+from medxai.triton_server import popen_bound_to_parent
 
 ORTHANC = "Orthanc"
 SBIN_ORTHANC = Path("/usr/sbin/Orthanc")
@@ -118,8 +118,8 @@ class OrthancServer:
         with open(self.workdir / "orthanc.log", "ab") as log:
             # Own session (Ctrl-C reaches us, and we stop Orthanc once); SIGTERM when we die, so a crashed test
             # or CLI leaves no PACS behind.
-            self._process = subprocess.Popen([orthanc_binary(), str(config)], stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True, preexec_fn=terminate_with_parent)
+            self._process = popen_bound_to_parent([orthanc_binary(), str(config)], stdout=log,
+                                                  stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
