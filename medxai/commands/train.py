@@ -59,7 +59,7 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                      "region blurred, so the model must answer from the lesion."),
         region_removal: float = typer.Option(0.0, help="Counterfactual training: share of the images with a mask or "
                                                        "box (within --guidance-share) shown with the region blurred "
-                                                       "away and taught no answer (see --removal-target); "
+                                                       "away and taught what --removal-target names; "
                                                        "as many others get a patch of its shape blurred elsewhere "
                                                        "and keep their label. Single-label data."),
         region_removal_weight: float = typer.Option(1.0, help="Weight of the region-removal term."),
