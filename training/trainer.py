@@ -225,8 +225,6 @@ class FoldTrainer:
         perturbing = self.config.context_blur > 0 or self.config.region_removal > 0
         kind = self.config.guidance
         gate = guidance.gate_logits(self.model) if kind == "attention" else nullcontext({})
-        if self.background is not None:
-            self.background.train()
         head = perturbation.head_features(self.model) if self.background is not None else nullcontext({})
         with gate as record, head as features:  # the gate's logits and the head's input of each forward pass
             for batch in self.train_loader:
@@ -246,14 +244,11 @@ class FoldTrainer:
                     loss = self.loss_fn(logits[kept], targets[kept]) if kept.any() else logits.sum() * 0.0
                     cls_total += loss.item() * int(kept.sum())
                     cls_seen += int(kept.sum())
-                    if self.background is not None:  # no lesion left: the background output
+                    if self.config.region_removal > 0:  # no lesion left: the background output, or no answer
                         # the head's input of this forward pass: read before L_exp and rrr run passes of their own
-                        removal = perturbation.background_loss(logits, self.background(features["features"]),
-                                                               targets, removed)
-                        removal_values.append(removal.item())
-                        loss = loss + self.config.region_removal_weight * removal
-                    elif self.config.region_removal > 0:  # no lesion left, no answer: the uniform distribution
-                        removal = perturbation.no_evidence_loss(logits[removed])
+                        removal = (perturbation.background_loss(logits, self.background(features["features"]),
+                                                                targets, removed)
+                                   if self.background is not None else perturbation.no_evidence_loss(logits[removed]))
                         removal_values.append(removal.item())
                         loss = loss + self.config.region_removal_weight * removal
                     if self.config.alpha_exp > 0 and self.steps_done % self.config.exp_every == 0:
@@ -434,7 +429,8 @@ def train(config: TrainConfig) -> dict:
     device = distributed.setup()
     spec = load_dataset(config.data, uncertainty=config.uncertainty)
     if config.region_removal > 0 and spec.multi_label:
-        raise UserError("--region-removal needs single-label data: a multi-label model has no single answer to withhold")
+        raise UserError("--region-removal needs single-label data: a multi-label model has no single answer to "
+                        "withhold")
     if config.guidance == "attention":  # refused before the run folder is written (a meta model: no memory)
         with torch.device("meta"):
             guidance.spatial_gate(build_model(config.model, len(spec.class_names), **config.architecture_args()))
