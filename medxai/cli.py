@@ -14,8 +14,10 @@ from rich.console import Console
 
 from medxai.errors import UserError
 
+# Click's plain help, not Typer's rich panels: at 80 columns the panels squeezed each option's help into a
+# column 15 characters wide and cut long option names ("--region-remova…"); every group below inherits this.
 app = typer.Typer(help="Explainable medical image diagnosis: train, explain, export, serve.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None)
 data_app = typer.Typer(help="Make or inspect data.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (print one JSON object as their last line).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
