@@ -34,8 +34,10 @@ def register(app: typer.Typer, data_app: typer.Typer, bench_app: typer.Typer) ->
                                                    f"({_recipe_values('alpha_exp')})."),
         exp_images: int = typer.Option(4, help="Images per batch that L_exp is computed on."),
         exp_every: int = typer.Option(8, help="Compute L_exp every k-th step (8: about 2x a plain step on average)."),
-        batch_size: int = typer.Option(32), lr: float = typer.Option(None, help=f"Learning rate ({_recipe_values('lr')})."),
-        patience: int = typer.Option(10),
+        batch_size: int = typer.Option(32, help="Images per optimisation step."),
+        lr: float = typer.Option(None, help=f"Learning rate ({_recipe_values('lr')})."),
+        patience: int = typer.Option(10, help="Early stopping: epochs without a lower validation loss before "
+                                     "training stops (best.pt is the epoch with the best validation AUC)."),
         seed: int = typer.Option(42, min=0), precision: str = precision_option(),
         channels_last: bool = typer.Option(None, help="Default: on exactly when the precision is bf16."),
         weighted_sampler: bool = typer.Option(False),
