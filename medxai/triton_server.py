@@ -23,6 +23,7 @@ Model control: `explicit` (development, tests) lets a client load a new version 
 client may load or unload models.
 """
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -164,6 +165,10 @@ SERVE_TARGETS = {"cpu": {"config_name": "cpu"}, "gpu": {"config_name": None},
 """Per serving target: which config Triton reads, and the CUDA pool the gpu-python target's tensors use."""
 
 
+class _ExitedWhileStarting(Exception):
+    """tritonserver exited before it was ready; `TritonServer.start` may try again."""
+
+
 class TritonServer:
     """A running tritonserver; use as a context manager, or `start()` / `stop()`.
 
@@ -223,25 +228,42 @@ class TritonServer:
             command += [f"--load-model={name}" for name in self.load_models]
         return command
 
-    def start(self) -> "TritonServer":
-        """Start the binary and wait until /v2/health/ready answers 200 (all requested models loaded)."""
+    def start(self, attempts: int = 2) -> "TritonServer":
+        """Start the binary and wait until /v2/health/ready answers 200 (all requested models loaded).
+
+        A server that exits while starting is started once more (`attempts`): what fails for a passing reason
+        (a port taken between choosing and binding it, a resource briefly short) then starts, and what fails for
+        a lasting one (a broken model, a port in use) fails again, costing a second or two. The log keeps every
+        attempt; the error names the last one's cause. Raises UserError."""
         self._runtime = Path(tempfile.mkdtemp(prefix="medxai-triton-"))
         self.log_path = self.log_path or self._runtime / "tritonserver.log"
         command = self.command()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            # Own session: Ctrl-C in a foreground `medxai triton serve` reaches us, and we shut Triton down once.
-            self._process = popen_bound_to_parent(command, stdout=log, stderr=subprocess.STDOUT, env=_environment())
-        self._wait_ready()
-        return self
+        for attempt in range(1, attempts + 1):
+            with open(self.log_path, "ab") as log:
+                # Own session: Ctrl-C in a foreground `medxai triton serve` reaches us, and we shut Triton down once.
+                self._process = popen_bound_to_parent(command, stdout=log, stderr=subprocess.STDOUT,
+                                                      env=_environment())
+            try:
+                self._wait_ready()
+                return self
+            except _ExitedWhileStarting as exited:
+                if attempt == attempts:
+                    self._cleanup()
+                    raise UserError(str(exited)) from None
+                retry = f"{exited}; starting again (attempt {attempt + 1} of {attempts})"
+                logging.getLogger(__name__).warning(retry)
+                with open(self.log_path, "a") as log:
+                    log.write(f"medxai: {retry}\n")
+        raise AssertionError("unreachable")
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         url = f"http://{self.address}:{self.http_port}/v2/health/ready"
         while time.monotonic() < deadline:
             if self._exited(0):
-                raise UserError(f"tritonserver exited with code {self.stop()} while starting: "
-                                f"{self.last_error()} (log: {self.log_path})")
+                raise _ExitedWhileStarting(f"tritonserver exited with code {self._end_process()} while "
+                                           f"starting: {self.last_error()} (log: {self.log_path})")
             try:
                 with urllib.request.urlopen(url, timeout=1) as response:
                     if response.status == 200:
@@ -254,12 +276,15 @@ class TritonServer:
                         f"(log: {self.log_path})")
 
     def last_error(self) -> str:
-        """The cause from the server log (its last error line, CUDA noise skipped), for one-line messages."""
-        lines = self.log_path.read_text(errors="replace").splitlines() \
+        """The cause from the server log, for one-line messages: its last error line with a message (CUDA noise
+        skipped), else its last `error: ...` line (how tritonserver says why it exits), else its last line."""
+        lines = [line.strip() for line in self.log_path.read_text(errors="replace").splitlines()] \
             if self.log_path and self.log_path.is_file() else []
-        causes = [line.split("] ", 1)[-1].strip('"') for line in lines
-                  if line.startswith("E") and "CudaDriverHelper" not in line]
-        return (causes or lines or ["no log output"])[-1].strip()
+        causes = [line.split("] ", 1)[-1].strip('" ') for line in lines
+                  if line.startswith("E") and "] " in line and "CudaDriverHelper" not in line]
+        exits = [line for line in lines if line.startswith("error:")]
+        return ([cause for cause in causes if cause] or exits or [line for line in lines if line]
+                or ["no log output"])[-1]
 
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None and not self._exited(0)
@@ -273,6 +298,12 @@ class TritonServer:
         """SIGTERM (Triton finishes in-flight requests, up to exit_timeout_s), then SIGKILL; then whatever is left
         of its process group: a tritonserver that was killed leaves its Python-backend stubs running. Returns the
         exit code."""
+        code = self._end_process()
+        self._cleanup()
+        return code
+
+    def _end_process(self) -> int:
+        """`stop` without clearing the runtime folder (a second start uses it); returns the exit code."""
         if self._process is None:
             return 0
         if self._process.returncode is None:  # not reaped yet, so its pid (our group id) is still ours
@@ -286,7 +317,6 @@ class TritonServer:
             except ProcessLookupError:
                 pass  # a clean shutdown stops the stubs itself
             self._process.wait()
-        self._cleanup()
         return self._process.returncode
 
     def _exited(self, timeout_s: float | None) -> bool:

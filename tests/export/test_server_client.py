@@ -1,6 +1,9 @@
 """The server launcher and the client's error paths (the happy paths run in the integration test)."""
 
+import socket
 import tempfile
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -41,6 +44,44 @@ def test_a_model_that_fails_to_load_stops_startup_with_its_error(tmp_path):
     with pytest.raises(UserError, match="tritonserver exited with code .*no_such_backend"):
         server.start()
     assert not server.running()
+    assert "starting again (attempt 2 of 2)" in (tmp_path / "triton.log").read_text()  # a lasting cause, tried twice
+
+
+@pytest.mark.slow
+def test_a_start_that_fails_for_a_passing_reason_succeeds_the_second_time(tmp_path):
+    """The HTTP port is taken when Triton first binds it and freed before the second attempt (what a port chosen
+    free and taken by another process in between looks like): the server comes up, its log keeps the failure."""
+    (tmp_path / "repository").mkdir()
+    log = tmp_path / "triton.log"
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+
+    def free_the_port_after_the_first_failure() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "already in use" not in (log.read_text() if log.exists() else ""):
+            time.sleep(0.02)
+        taken.close()
+
+    threading.Thread(target=free_the_port_after_the_first_failure, daemon=True).start()
+    with TritonServer(tmp_path / "repository", http_port=taken.getsockname()[1], grpc_port=free_port(),
+                      metrics_port=free_port(), log_path=log) as server:
+        assert server.running()
+    text = log.read_text()
+    assert "failed to start HTTP service" in text and "starting again (attempt 2 of 2)" in text
+
+
+def test_the_cause_is_the_last_error_line_with_a_message(tmp_path):
+    """An error line with no message (seen in CI: the demo's error ended in an empty cause) gives way to the one
+    before it, or to tritonserver's own `error:` line."""
+    server = TritonServer(tmp_path, log_path=tmp_path / "triton.log")
+    (tmp_path / "triton.log").write_text('E1208 01:00:00.1 1 model.cc:1] "model failed"\nI1208 x.cc:2] "loading"\n'
+                                         'E1208 01:00:00.2 1 server.cc:3] ""\nerror: creating server: Internal\n\n')
+    assert server.last_error() == "model failed"
+    (tmp_path / "triton.log").write_text('E1208 01:00:00.2 1 server.cc:3] ""\nerror: creating server: Internal\n\n')
+    assert server.last_error() == "error: creating server: Internal"
+    (tmp_path / "triton.log").write_text("")
+    assert server.last_error() == "no log output"
 
 
 def test_a_server_never_started_leaves_nothing_on_disk(tmp_path, monkeypatch):
