@@ -20,7 +20,9 @@ output** (one more logit beside the classes, as the background class of an objec
 the images whose region was removed, and every other image is taught away from it. A class's logit then has to
 rise above "no lesion" from the lesion itself, not merely win among the classes; the uniform target asked the
 class logits to agree with each other, which the brain MRI models did not learn (docs/evidence/right-reasons.md).
-The output is dropped when training ends: checkpoints, exports and served models keep their classes only.
+The output stays out of the checkpoint: checkpoints, exports and served models keep their classes only. Its
+weights at the best epoch are kept beside it (`FOLD/background_head.pt`, `BackgroundHead.state_dict()`), so
+that analyses can ask how far a class rises above "no lesion".
 
 The fill is the shortcut check's (`medxai.metrics.counterfactual.fill`), so its measurements are no longer out
 of distribution for a model trained this way: read them with that in mind (the run's config.json says how a
@@ -91,6 +93,10 @@ def perturb(images: torch.Tensor, masks: torch.Tensor, context_blur: float, regi
 REMOVAL_TARGETS = ("uniform", "background")
 
 
+BACKGROUND_HEAD_FILE = "background_head.pt"
+"""The background output's weights at the best epoch, in the fold's folder beside best.pt."""
+
+
 class BackgroundHead(nn.Module):
     """The training-only background output: global average pooling, dropout and one linear unit on the
     classification head's input features [N,C,h,w], giving a logit [N,1] (the class head's shape, one more
@@ -103,6 +109,22 @@ class BackgroundHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(features.mean(dim=(2, 3))))
+
+
+def against_background(state_dict: dict[str, torch.Tensor], background: dict[str, torch.Tensor]
+                       ) -> dict[str, torch.Tensor]:
+    """A classifier's `state_dict` whose class logits become z_c - z_background: the background output's weights
+    (`BackgroundHead.state_dict()`) subtracted from every row of the head's `head.fc` weight [C,D] and bias [C].
+
+    The head and the background output read the same pooled features through the same dropout, so in eval mode
+    the new logits are exactly the old ones less the background logit: every softmax (the served probabilities,
+    the temperature's, the prediction sets') is unchanged, since one number is subtracted from a row of logits;
+    what changes is what a logit's gradient asks, "how far above no lesion" rather than "how far above zero",
+    so the CAM's and IG's maps. Raises KeyError for a state without `head.fc`."""
+    folded = dict(state_dict)
+    folded["head.fc.weight"] = state_dict["head.fc.weight"] - background["fc.weight"]
+    folded["head.fc.bias"] = state_dict["head.fc.bias"] - background["fc.bias"]
+    return folded
 
 
 @contextmanager

@@ -303,6 +303,8 @@ class FoldTrainer:
                     if distributed.is_main():
                         self.info.metrics = {"validation": best}
                         save_checkpoint(self.folder / "best.pt", self.model, self.info)
+                        if self.background is not None:  # beside best.pt, never in it: nothing served sees it
+                            torch.save(self.background.state_dict(), self.folder / perturbation.BACKGROUND_HEAD_FILE)
                         plot_roc(probabilities, targets, self.spec.class_names, self.spec.multi_label,
                                  self.folder / "roc.png", f"{self.folder.name} epoch {epoch + 1}")
                 if distributed.is_main():

@@ -119,6 +119,18 @@ def test_a_background_target_trains_an_output_that_the_checkpoint_leaves_out(pha
     fresh = build_model(info.architecture, 2, **info.architecture_args)
     assert set(model.state_dict()) == set(fresh.state_dict())  # nothing of the background output saved
     assert json.loads((tmp_path / "config.json").read_text())["removal_target"] == "background"
+    # the output's weights are kept beside the checkpoint; folded into the class logits, they change no probability
+    background = perturbation.BackgroundHead(model.head.fc.in_features, 0.0)
+    background.load_state_dict(torch.load(tmp_path / "fold0" / perturbation.BACKGROUND_HEAD_FILE, weights_only=True))
+    folded = build_model(info.architecture, 2, **info.architecture_args)
+    folded.load_state_dict(perturbation.against_background(model.state_dict(), background.state_dict()))
+    images = torch.rand(3, 3, 32, 32)
+    with torch.no_grad(), perturbation.head_features(model) as features:
+        logits, contrast = model(images), folded.eval()(images)
+        expected = logits - background.eval()(features["features"])
+    assert torch.allclose(contrast, expected, atol=1e-5)
+    assert torch.allclose(torch.softmax(logits, 1), torch.softmax(contrast, 1), atol=1e-6)
+    assert not torch.allclose(contrast, logits, atol=1e-3)
 
 
 def test_perturbation_shares_outside_their_range_are_one_clear_line(tmp_path):
