@@ -75,8 +75,14 @@ def save_checkpoint(path: str | Path, model: MedicalClassifier, info: Checkpoint
     info.git_commit = info.git_commit or git_commit()
     state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
              for k, v in model.state_dict().items()}
+    return save_atomically({"info": asdict(info), "state_dict": state}, path)
+
+
+def save_atomically(value: dict, path: str | Path) -> Path:
+    """`torch.save` to a temp file, then rename: a crash leaves the previous file or the new one, never half."""
+    path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"info": asdict(info), "state_dict": state}, tmp)
+    torch.save(value, tmp)
     tmp.replace(path)
     return path
 

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from medxai.checkpoint import CheckpointInfo, save_checkpoint
+from medxai.checkpoint import CheckpointInfo, save_atomically, save_checkpoint
 from medxai.data import ImageDataset, load_dataset
 from medxai.data.dataset import channel_statistics
 from medxai.data.records import DatasetSpec
@@ -304,7 +304,8 @@ class FoldTrainer:
                         self.info.metrics = {"validation": best}
                         save_checkpoint(self.folder / "best.pt", self.model, self.info)
                         if self.background is not None:  # beside best.pt, never in it: nothing served sees it
-                            torch.save(self.background.state_dict(), self.folder / perturbation.BACKGROUND_HEAD_FILE)
+                            save_atomically(self.background.state_dict(),
+                                            self.folder / perturbation.BACKGROUND_HEAD_FILE)
                         plot_roc(probabilities, targets, self.spec.class_names, self.spec.multi_label,
                                  self.folder / "roc.png", f"{self.folder.name} epoch {epoch + 1}")
                 if distributed.is_main():
